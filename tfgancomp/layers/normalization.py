@@ -1,0 +1,51 @@
+"""Normalization layers that lower to GPU-delegate-friendly TFLite ops."""
+
+from __future__ import annotations
+
+from tfgancomp.backend import keras, register, tf
+
+
+@register
+class InstanceNorm(keras.layers.Layer):
+    """Instance normalization over H and W of an NHWC tensor, as ``torch.nn.InstanceNorm2d``.
+
+    Written with ``tf.nn.moments(axes=[1, 2])`` so that a batch-1 TFLite export lowers to MEAN /
+    SQUARED_DIFFERENCE / RSQRT / MUL / ADD, all accepted by the GPU delegate (``GroupNormalization`` is not:
+    see design.md).
+
+    Args:
+        epsilon: Added to the variance before the square root (PyTorch's default 1e-5).
+        affine: Learn a per-channel scale (init 1) and offset (init 0). The reference generators use none.
+        **kwargs: Standard Keras layer arguments (``name``, ``dtype``...).
+    """
+
+    def __init__(self, epsilon: float = 1e-5, affine: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        if epsilon <= 0:
+            raise ValueError(f"InstanceNorm epsilon must be > 0, got {epsilon!r}")
+        self.epsilon = float(epsilon)
+        self.affine = bool(affine)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(f"InstanceNorm expects NHWC input of rank 4, got shape {tuple(input_shape)}")
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError("InstanceNorm needs a known channel count (last axis), got None")
+        if self.affine:
+            self.gamma = self.add_weight(name="gamma", shape=(channels,), initializer="ones")
+            self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros")
+        super().build(input_shape)
+
+    def call(self, inputs):
+        mean, variance = tf.nn.moments(inputs, axes=[1, 2], keepdims=True)
+        out = (inputs - mean) * tf.math.rsqrt(variance + self.epsilon)
+        if self.affine:
+            out = out * self.gamma + self.beta
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon, "affine": self.affine}
