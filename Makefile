@@ -14,15 +14,15 @@ $(STAMP): setup.py pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(PY) -m ruff check tfgancomp mobile_export tests
-	$(PY) -m ruff format --check tfgancomp mobile_export tests
+	$(PY) -m ruff check tfgancomp mobile_export tests benchmarks
+	$(PY) -m ruff format --check tfgancomp mobile_export tests benchmarks
 
 test: lint
 	$(PY) -m pytest -q
 
 format: $(STAMP)
-	$(PY) -m ruff format tfgancomp mobile_export tests
-	$(PY) -m ruff check --fix tfgancomp mobile_export tests
+	$(PY) -m ruff format tfgancomp mobile_export tests benchmarks
+	$(PY) -m ruff check --fix tfgancomp mobile_export tests benchmarks
 
 demo: $(STAMP)
 	$(VENV)/bin/tfgancomp profile --arch resnet --ngf 64 --n-blocks 9 --height 256 --width 256

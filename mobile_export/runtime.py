@@ -59,10 +59,9 @@ def run(model, inputs, num_threads: int | None = None) -> list[np.ndarray]:
         raise ValueError(f"the model takes {len(details)} input(s), got {len(inputs)}")
     for detail, value in zip(details, inputs, strict=True):
         value = np.asarray(value)
-        if tuple(value.shape) != tuple(detail["shape"]):
-            raise ValueError(
-                f"input {detail['name']!r} expects shape {tuple(detail['shape'])}, got {tuple(value.shape)}"
-            )
+        expected = tuple(int(d) for d in detail["shape"])
+        if tuple(value.shape) != expected:
+            raise ValueError(f"input {detail['name']!r} expects shape {expected}, got {tuple(value.shape)}")
         interpreter.set_tensor(detail["index"], value.astype(detail["dtype"]))
     interpreter.invoke()
     return [interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()]

@@ -34,9 +34,7 @@ def custom_objects() -> dict:
     """All registered ``tfgancomp`` objects, for ``keras.models.load_model(..., custom_objects=...)``."""
     prefix = PACKAGE + ">"
     return {
-        name[len(prefix) :]: obj
-        for name, obj in keras.saving.get_custom_objects().items()
-        if name.startswith(prefix)
+        name[len(prefix) :]: obj for name, obj in keras.saving.get_custom_objects().items() if name.startswith(prefix)
     }
 
 

@@ -15,8 +15,7 @@ def _pairs(padding) -> tuple[tuple[int, int], tuple[int, int]]:
         pairs = ((int(top), int(bottom)), (int(left), int(right)))
     except (TypeError, ValueError) as err:
         raise ValueError(
-            f"ReflectionPad2D padding must be an int, (pad_h, pad_w) or ((top, bottom), (left, right)); "
-            f"got {padding!r}"
+            f"ReflectionPad2D padding must be an int, (pad_h, pad_w) or ((top, bottom), (left, right)); got {padding!r}"
         ) from err
     if any(p < 0 for pair in pairs for p in pair):
         raise ValueError(f"ReflectionPad2D padding must be >= 0, got {padding!r}")

@@ -10,9 +10,7 @@ def resize_nearest(images, size):
 
     Lowers to TFLite RESIZE_NEAREST_NEIGHBOR (align_corners and half_pixel_centers false).
     """
-    return tf.raw_ops.ResizeNearestNeighbor(
-        images=images, size=size, align_corners=False, half_pixel_centers=False
-    )
+    return tf.raw_ops.ResizeNearestNeighbor(images=images, size=size, align_corners=False, half_pixel_centers=False)
 
 
 @register

@@ -108,6 +108,7 @@ class LayerProfile:
     macs: int
     macs_exact: int
     params: int
+    norm_macs: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +122,7 @@ class Profile:
         height: Input height profiled.
         width: Input width profiled.
         model: Model name.
+        norm_macs: The part of ``macs`` due to normalizations and SPADE modulation (one MAC per element).
         layers: Per-layer breakdown (layers with neither MACs nor parameters are left out).
     """
 
@@ -130,7 +132,13 @@ class Profile:
     height: int
     width: int
     model: str
+    norm_macs: int = 0
     layers: tuple[LayerProfile, ...] = ()
+
+    @property
+    def conv_macs(self) -> int:
+        """MACs of convolutions and dense layers alone (published convention), without normalizations."""
+        return self.macs - self.norm_macs
 
     def to_dict(self, per_layer: bool = False) -> dict:
         out = {
@@ -140,6 +148,7 @@ class Profile:
             "macs": self.macs,
             "macs_exact": self.macs_exact,
             "params": self.params,
+            "norm_macs": self.norm_macs,
             "gmacs": round(self.macs / 1e9, 3),
             "mparams": round(self.params / 1e6, 3),
         }
@@ -166,35 +175,38 @@ def _conv_macs(layer, in_shape, out_shape) -> tuple[int, int]:
         sh, sw = layer.strides
         cout = layer.filters
         published = hi * sh * wi * sw * cout * cin * kh * kw
-        return published, hi * wi * cin * cout * kh * kw
+        return published, hi * wi * cin * cout * kh * kw, 0
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         cin = _dims(in_shape)[-1]
-        macs = _elements(out_shape) // (cin * layer.depth_multiplier) * cin * layer.depth_multiplier * kh * kw
-        return macs, macs
+        macs = _elements(out_shape) * kh * kw
+        return macs, macs, 0
     cin = _dims(in_shape)[-1]
     groups = getattr(layer, "groups", 1)
     macs = _elements(out_shape) * (cin // groups) * kh * kw
-    return macs, macs
+    return macs, macs, 0
 
 
-def _separable_macs(layer: SeparableConv, in_shape) -> int:
+def _separable_macs(layer: SeparableConv, in_shape) -> tuple[int, int]:
+    """(convolution MACs, normalization MACs) of a separable block."""
     _, ho, wo, cout = layer.compute_output_shape(tuple(_dims(in_shape)))
     cin = _dims(in_shape)[-1]
     norm = ho * wo * cin if layer.norm == "instance" else 0
-    return ho * wo * cin * layer.kernel_size**2 + norm + ho * wo * cin * cout
+    return ho * wo * cin * layer.kernel_size**2 + ho * wo * cin * cout, norm
 
 
-def _spade_macs(layer: SPADE, in_shapes) -> int:
+def _spade_macs(layer: SPADE, in_shapes) -> tuple[int, int]:
+    """(convolution MACs, normalization + modulation MACs) of a SPADE layer."""
     x_shape, seg_shape = (_dims(s) for s in in_shapes)
     _, h, w, c = x_shape
     label_nc, nh, k2 = seg_shape[-1], layer.nhidden, layer.kernel_size**2
     shared = h * w * nh * label_nc * k2
     if isinstance(layer, MobileSPADE):
         sep_norm = h * w * nh if layer.separable_norm == "instance" else 0
-        modulation = h * w * nh * k2 + sep_norm + h * w * nh * c
+        gamma_conv, gamma_norm = h * w * nh * k2 + h * w * nh * c, sep_norm
     else:
-        modulation = h * w * c * nh * k2
-    return h * w * c + shared + 2 * modulation + h * w * c
+        gamma_conv, gamma_norm = h * w * c * nh * k2, 0
+    # parameter-free norm + x·(1+γ)+β: one MAC per element each
+    return shared + 2 * gamma_conv, 2 * gamma_norm + 2 * h * w * c
 
 
 _NORMS = (
@@ -217,29 +229,28 @@ _NO_MACS = (
 )
 
 
-def _layer_macs(layer, in_shapes, out_shapes) -> tuple[int, int]:
+def _layer_macs(layer, in_shapes, out_shapes) -> tuple[int, int, int]:
+    """(published MACs, exact MACs, normalization part) of one layer call."""
     if isinstance(layer, keras.layers.SpectralNormalization):
         layer = layer.layer
     if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
         return _conv_macs(layer, in_shapes, out_shapes)
     if isinstance(layer, keras.layers.Dense):
-        in_dims = _dims(in_shapes)
-        macs = _elements(in_shapes) // in_dims[-1] * in_dims[-1] * layer.units
-        return macs, macs
+        macs = _elements(in_shapes) * layer.units
+        return macs, macs, 0
     if isinstance(layer, SeparableConv):
-        macs = _separable_macs(layer, in_shapes)
-        return macs, macs
-    if isinstance(layer, SPADE):
-        macs = _spade_macs(layer, in_shapes)
-        return macs, macs
-    if isinstance(layer, _NORMS):
-        macs = _elements(out_shapes)
-        return macs, macs
-    if layer.weights and not isinstance(layer, _NO_MACS):
+        conv, norm = _separable_macs(layer, in_shapes)
+    elif isinstance(layer, SPADE):
+        conv, norm = _spade_macs(layer, in_shapes)
+    elif isinstance(layer, _NORMS):
+        conv, norm = 0, _elements(out_shapes)
+    elif layer.weights and not isinstance(layer, _NO_MACS):
         raise ValueError(
             f"cannot profile layer {layer.name!r} of type {type(layer).__name__}: it has weights but no MACs rule"
         )
-    return 0, 0
+    else:
+        conv, norm = 0, 0
+    return conv + norm, conv + norm, norm
 
 
 def _model_layers(model) -> list[LayerProfile]:
@@ -250,12 +261,14 @@ def _model_layers(model) -> list[LayerProfile]:
                 continue
             if isinstance(layer, keras.Model):
                 sub = _model_layers(layer)
-                macs, exact = sum(r.macs for r in sub), sum(r.macs_exact for r in sub)
+                macs, exact, norm = (sum(getattr(r, f) for r in sub) for f in ("macs", "macs_exact", "norm_macs"))
             else:
-                macs, exact = _layer_macs(layer, node.input_shapes, node.output_shapes)
+                macs, exact, norm = _layer_macs(layer, node.input_shapes, node.output_shapes)
             params = sum(math.prod(w.shape) for w in layer.weights if w.trainable) if index == 0 else 0
             if macs or params:
-                rows.append(LayerProfile(layer.name, type(layer).__name__, int(macs), int(exact), int(params)))
+                rows.append(
+                    LayerProfile(layer.name, type(layer).__name__, int(macs), int(exact), int(params), int(norm))
+                )
     return rows
 
 
@@ -306,9 +319,7 @@ def profile(model_or_spec, height: int | None = None, width: int | None = None) 
     elif isinstance(model_or_spec, keras.Model):
         model, h, w = _fixed(model_or_spec, height, width)
     else:
-        raise ValueError(
-            f"profile takes a Keras model, a ProfileSpec or a dict, got {type(model_or_spec).__name__}"
-        )
+        raise ValueError(f"profile takes a Keras model, a ProfileSpec or a dict, got {type(model_or_spec).__name__}")
     rows = _model_layers(model)
     params = sum(math.prod(v.shape) for v in model.weights if v.trainable)
     return Profile(
@@ -318,5 +329,6 @@ def profile(model_or_spec, height: int | None = None, width: int | None = None) 
         height=int(h),
         width=int(w),
         model=model.name,
+        norm_macs=sum(r.norm_macs for r in rows),
         layers=tuple(rows),
     )

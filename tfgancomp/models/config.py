@@ -45,14 +45,10 @@ def parse_config(config, family: str = "resnet") -> tuple[int, ...]:
         if not all(isinstance(w, int) and not isinstance(w, bool) for w in widths):
             raise ValueError(f"channel configuration {config!r} must hold integers; {expected}")
     if len(widths) not in CONFIG_LENGTHS[family]:
-        raise ValueError(
-            f"channel configuration {config!r} has {len(widths)} entries; expected {expected}"
-        )
+        raise ValueError(f"channel configuration {config!r} has {len(widths)} entries; expected {expected}")
     bad = [w for w in widths if w <= 0]
     if bad:
-        raise ValueError(
-            f"channel configuration {config!r} has non-positive widths {bad}; every width must be >= 1"
-        )
+        raise ValueError(f"channel configuration {config!r} has non-positive widths {bad}; every width must be >= 1")
     return widths
 
 

@@ -81,15 +81,14 @@ class PatchGANDiscriminator(ZooModel):
             if not last:
                 x = keras.layers.LeakyReLU(0.2, name=f"{prefix}_act")(x)
         super().__init__(inputs=inputs, outputs=x, name=name, **kwargs)
-        self._finish(
-            dict(input_nc=input_nc, ndf=ndf, n_layers=n_layers, norm=norm, height=height, width=width)
-        )
+        self._finish(dict(input_nc=input_nc, ndf=ndf, n_layers=n_layers, norm=norm, height=height, width=width))
 
 
 @register
 class MultiscaleDiscriminator(ZooModel):
-    """GauGAN's multiscale discriminator: ``num_d`` N-layer discriminators on successively 2× average-pooled
-    inputs, spectral normalization on the inner convs, instance norm.
+    """GauGAN's multiscale discriminator: ``num_d`` N-layer discriminators at successively halved resolutions.
+
+    Inputs are 2× average-pooled between scales; the inner convs are spectrally normalized, then instance-normalized.
 
     Outputs, per scale, the list of every layer's activation (the last being the patch logits), as GAN feature
     matching needs: ``[[f_1, ..., f_{n+1}] for each scale]``.

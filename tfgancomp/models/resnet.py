@@ -97,8 +97,10 @@ class _ResNetFamily(ZooModel):
 
 @register
 class ResNetGenerator(_ResNetFamily):
-    """The ResNet generator of pix2pix / CycleGAN (Johnson et al.): 2 downsamplings, ``n_blocks`` residual
-    blocks of width ``4·ngf``, 2 transposed-conv upsamplings, instance norm, tanh output in [-1, 1].
+    """The ResNet generator of pix2pix / CycleGAN (Johnson et al.).
+
+    Two downsamplings, ``n_blocks`` residual blocks of width ``4·ngf``, two transposed-conv upsamplings,
+    instance norm, tanh output in [-1, 1].
 
     Args:
         input_nc: Input channels.
@@ -128,7 +130,16 @@ class ResNetGenerator(_ResNetFamily):
         check_positive_int("ResNetGenerator n_blocks", n_blocks)
         widths = {"stem": ngf, "down1": 2 * ngf, "down2": 4 * ngf, "up1": 2 * ngf, "up2": ngf}
         self._build(
-            name, input_nc, output_nc, widths, [4 * ngf] * n_blocks, False, dropout_rate, height, width, kwargs
+            name,
+            input_nc,
+            output_nc,
+            widths,
+            [4 * ngf] * n_blocks,
+            False,
+            dropout_rate,
+            height,
+            width,
+            kwargs,
         )
         self._finish(
             dict(input_nc=input_nc, output_nc=output_nc, ngf=ngf, n_blocks=n_blocks,
@@ -138,8 +149,10 @@ class ResNetGenerator(_ResNetFamily):
 
 @register
 class MobileResNetGenerator(_ResNetFamily):
-    """GAN Compression's mobile ResNet generator: the ResNet generator with every residual 3×3 conv replaced
-    by a :class:`SeparableConv` block (depthwise → InstanceNorm → pointwise).
+    """GAN Compression's mobile ResNet generator.
+
+    The ResNet generator with every residual 3×3 conv replaced by a :class:`SeparableConv` block
+    (depthwise → InstanceNorm → pointwise).
 
     Args:
         input_nc: Input channels.
@@ -168,9 +181,7 @@ class MobileResNetGenerator(_ResNetFamily):
         check_positive_int("MobileResNetGenerator ngf", ngf)
         check_positive_int("MobileResNetGenerator n_blocks", n_blocks)
         widths = {"stem": ngf, "down1": 2 * ngf, "down2": 4 * ngf, "up1": 2 * ngf, "up2": ngf}
-        self._build(
-            name, input_nc, output_nc, widths, [4 * ngf] * n_blocks, True, dropout_rate, height, width, kwargs
-        )
+        self._build(name, input_nc, output_nc, widths, [4 * ngf] * n_blocks, True, dropout_rate, height, width, kwargs)
         self._finish(
             dict(input_nc=input_nc, output_nc=output_nc, ngf=ngf, n_blocks=n_blocks,
                  dropout_rate=dropout_rate, height=height, width=width)

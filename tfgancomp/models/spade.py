@@ -62,9 +62,7 @@ class _SPADEFamily(ZooModel):
         x = keras.layers.Conv2D(stage_widths[0], 3, padding="same", name=f"{name}_fc")(x)
         ups = 0
         for (block, fin, fout), (middle, out) in zip(_BLOCKS, stage_widths[1:], strict=True):
-            if block in ("G_middle_0", "up_0", "up_1", "up_2", "up_3") or (
-                block == "G_middle_1" and num_up == "more"
-            ):
+            if block in ("G_middle_0", "up_0", "up_1", "up_2", "up_3") or (block == "G_middle_1" and num_up == "more"):
                 ups += 1
                 x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_upsample{ups}")(x)
             block_norm = functools.partial(make_norm, block)
@@ -81,8 +79,10 @@ class _SPADEFamily(ZooModel):
 
 @register
 class SPADEGenerator(_SPADEFamily):
-    """GauGAN's generator: a label map (one-hot, plus an optional instance-edge channel) is downsampled to
-    1/32 (``'normal'``) and decoded through seven SPADE residual blocks with nearest upsampling.
+    """GauGAN's SPADE generator.
+
+    A label map (one-hot, plus an optional instance-edge channel) is downsampled to 1/32 (``'normal'``) and
+    decoded through seven SPADE residual blocks with nearest upsampling.
 
     Args:
         label_nc: Number of label classes (one-hot channels), 35 for Cityscapes.

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tfgancomp.cli import main
+
+
+def test_profile_json_reproduces_the_published_sub_mobile_figures(capsys):
+    argv = ["profile", "--arch", "sub_mobile_resnet", "--config", "24_24_24_32_20_16"]
+    assert main(argv + ["--height", "256", "--width", "256", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"macs", "macs_exact", "params"} <= set(out)
+    assert round(out["macs"] / 1e9, 2) == 2.67 and round(out["params"] / 1e6, 3) == 0.342
+    assert out["reference"]["preset"] == "cyclegan-horse2zebra-compressed"
+
+
+def test_profile_text_states_the_published_gaugan_figure_beside_ours(capsys):
+    argv = ["profile", "--arch", "spade", "--ngf", "64", "--label-nc", "35", "--instance"]
+    assert main(argv + ["--height", "256", "--width", "512"]) == 0
+    out = capsys.readouterr().out
+    assert "292.8" in out and "281" in out and "93.0" in out
+
+
+def test_profile_per_layer(capsys):
+    argv = ["profile", "--arch", "patchgan", "--ngf", "8", "--height", "64", "--width", "64"]
+    assert main(argv + ["--per-layer", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert sum(layer["macs"] for layer in out["layers"]) == out["macs"]
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--arch", "unet", "--height", "256", "--width", "256"], "'unet'"),
+        (
+            ["--arch", "sub_mobile_resnet", "--config", "24_24_oops", "--height", "256", "--width", "256"],
+            "24_24_oops",
+        ),
+        (
+            ["--arch", "resnet", "--height", "250", "--width", "256"],
+            "250 is not divisible by the network's stride 4",
+        ),
+        (["--arch", "resnet", "--ngf", "-8", "--height", "256", "--width", "256"], "-8"),
+        (
+            ["--arch", "spade", "--config", "8_8_8_8_8_8_8_8", "--height", "256", "--width", "256"],
+            "does not apply",
+        ),
+    ],
+)
+def test_bad_arguments_exit_non_zero_with_the_value_and_no_traceback(args, fragment, capsys):
+    assert main(["profile", *args]) != 0
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+
+
+def test_console_script_reports_errors_without_traceback():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tfgancomp.cli",
+            "profile",
+            "--arch",
+            "resnet",
+            "--height",
+            "30",
+            "--width",
+            "32",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "30 is not divisible" in proc.stderr and "Traceback" not in proc.stderr
