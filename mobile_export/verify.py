@@ -78,7 +78,7 @@ class GpuCompatibility:
 def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 2.0) -> float:
     """PSNR in dB between two arrays whose values span ``data_range`` (2 for images in [-1, 1])."""
     mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(data_range**2 / mse)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(data_range**2 / mse))
 
 
 def parity(model, tflite_model, inputs: np.ndarray, data_range: float = 2.0) -> Parity:

@@ -77,3 +77,10 @@ def test_console_script_reports_errors_without_traceback():
     )
     assert proc.returncode != 0
     assert "30 is not divisible" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_help_lists_exactly_the_registered_architectures():
+    from tfgancomp.cli import ARCH_HELP
+    from tfgancomp.models import ARCHITECTURES
+
+    assert ARCH_HELP.split(", ") == list(ARCHITECTURES)
