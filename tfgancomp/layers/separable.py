@@ -4,21 +4,9 @@ from __future__ import annotations
 
 from tfgancomp.backend import keras, register, tf
 from tfgancomp.layers.normalization import InstanceNorm
+from tfgancomp.validation import check_choice, check_positive_int
 
 SEPARABLE_NORMS = ("instance", "none")
-
-
-def check_choice(what: str, value, choices) -> None:
-    """Raise a ``ValueError`` naming ``what``, the bad ``value`` and the accepted ``choices``."""
-    if value not in choices:
-        raise ValueError(f"{what} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-
-
-def check_positive_int(what: str, value) -> int:
-    """Return ``value`` as an int, or raise a ``ValueError`` if it is not a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return value
 
 
 @register

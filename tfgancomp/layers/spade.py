@@ -5,7 +5,8 @@ from __future__ import annotations
 from tfgancomp.backend import keras, register, tf
 from tfgancomp.layers.normalization import InstanceNorm
 from tfgancomp.layers.resize import resize_nearest
-from tfgancomp.layers.separable import SEPARABLE_NORMS, SeparableConv, check_choice, check_positive_int
+from tfgancomp.layers.separable import SEPARABLE_NORMS, SeparableConv
+from tfgancomp.validation import check_choice, check_positive_int
 
 PARAM_FREE_NORMS = ("batch", "instance")
 
@@ -72,7 +73,7 @@ class SPADE(keras.layers.Layer):
         static = x.shape[1] is not None and x.shape[2] is not None
         if not static or x.shape[1:3] != seg.shape[1:3]:
             seg = resize_nearest(seg, list(x.shape[1:3]) if static else tf.shape(x)[1:3])
-        normalized = self.norm(x, training=training) if self.param_free_norm == "batch" else self.norm(x)
+        normalized = self.norm(x, training=training)
         actv = self.mlp_shared(seg)
         return normalized * (1.0 + self.mlp_gamma(actv)) + self.mlp_beta(actv)
 

@@ -16,9 +16,9 @@ import math
 
 from tfgancomp.backend import keras
 from tfgancomp.layers import SPADE, InstanceNorm, MobileSPADE, SeparableConv
-from tfgancomp.layers.separable import check_positive_int
 from tfgancomp.models.base import ZooModel
 from tfgancomp.models.registry import architecture, build_model
+from tfgancomp.validation import check_positive_int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tfgancomp.backend import keras
-from tfgancomp.layers.separable import check_positive_int
+from tfgancomp.validation import check_positive_int
 
 
 def check_size(what: str, value, stride: int) -> int | None:

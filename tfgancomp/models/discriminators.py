@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tfgancomp.backend import keras, register
 from tfgancomp.layers import AvgPoolExcludePad, InstanceNorm
-from tfgancomp.layers.separable import check_choice, check_positive_int
 from tfgancomp.models.base import ZooModel
+from tfgancomp.validation import check_choice, check_positive_int
 
 DISCRIMINATOR_NORMS = ("instance", "batch", "none")
 

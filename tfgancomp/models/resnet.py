@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tfgancomp.backend import keras, register
 from tfgancomp.layers import InstanceNorm, ReflectionPad2D, SeparableConv
-from tfgancomp.layers.separable import check_positive_int
 from tfgancomp.models.base import ZooModel, check_size
 from tfgancomp.models.config import format_config, parse_config
+from tfgancomp.validation import check_positive_int
 
 
 def _block_groups(n_blocks: int) -> tuple[int, int, int]:

@@ -6,10 +6,11 @@ import functools
 
 from tfgancomp.backend import keras, register
 from tfgancomp.layers import SPADE, MobileSPADE, NearestDownsample
-from tfgancomp.layers.separable import SEPARABLE_NORMS, check_choice, check_positive_int
+from tfgancomp.layers.separable import SEPARABLE_NORMS
 from tfgancomp.layers.spade import PARAM_FREE_NORMS
 from tfgancomp.models.base import ZooModel, check_size
 from tfgancomp.models.config import format_config, parse_config
+from tfgancomp.validation import check_choice, check_positive_int
 
 #: Upsampling modes of the reference: 'normal' upsamples 5 times, 'more' adds one between the middle blocks.
 UPSAMPLING_LAYERS = {"normal": 5, "more": 6}
