@@ -1,0 +1,410 @@
+"""Train a teacher into a self-describing run dir, resuming from its last completed epoch.
+
+A run dir holds::
+
+    settings.json        the resolved TeacherSettings (a later run with other settings is refused)
+    generator.keras      the generator, replaced atomically after every epoch (``load_generator(run_dir)``)
+    generator_ba.keras   CycleGAN's B→A generator
+    checkpoints/         tf.train checkpoints: every model, both optimizers, pools, completed epochs
+    samples/             epoch_NNN.png grids: input | output | target
+    logs/                TensorBoard scalars (losses, learning rate) and sample images
+    history.json         per-epoch losses, learning rate and seconds
+    metrics.json         held-out PSNR / SSIM (and FID / KID with Inception weights) before and after training
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfgancomp.backend import custom_objects, keras, tf
+from tfgancomp.data import LAYOUTS, ReaderSettings, open_split, read_description, read_paired_folders
+from tfgancomp.metrics.quality import InceptionFeatures, distribution_scores, paired_scores
+from tfgancomp.models import MultiscaleDiscriminator, PatchGANDiscriminator, ResNetGenerator, SPADEGenerator
+from tfgancomp.train.callbacks import EpochCheckpoint, LinearDecay, NonFiniteStop, SampleGrid
+from tfgancomp.train.losses import GAN_MODES
+from tfgancomp.train.perceptual import VGGPerceptual
+from tfgancomp.train.tasks import CycleGANTask, GauGANTask, Pix2PixTask
+from tfgancomp.validation import check_choice, check_positive_int
+
+TEACHER_TASKS = tuple(LAYOUTS)
+DEFAULT_GAN_MODE = {"pix2pix": "vanilla", "cyclegan": "lsgan", "gaugan": "hinge"}
+#: Settings that may change between a run and its resumption.
+RESUMABLE_CHANGES = ("epochs", "decay_epochs")
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the message names where, and the last good checkpoint."""
+
+
+@dataclass(frozen=True)
+class TeacherSettings:
+    """Everything that defines a teacher training run (saved as ``settings.json`` in the run dir).
+
+    Args:
+        task: ``"pix2pix"``, ``"cyclegan"`` or ``"gaugan"``.
+        data: Dataset folder in the task's layout (see :func:`tfgancomp.data.open_split`).
+        ngf: Generator base width.
+        ndf: Discriminator base width.
+        n_blocks: Residual blocks of the ResNet generators.
+        nhidden: SPADE hidden width (``None``: ``min(128, 2·ngf)``).
+        param_free_norm: SPADE's parameter-free normalization, ``"batch"`` or ``"instance"``.
+        size: Training / evaluation image height (width = ``size · aspect_ratio``).
+        load_size: Resize before a random crop of ``size`` (``None``: no crop).
+        aspect_ratio: Width / height.
+        flip: Random horizontal flips.
+        epochs: Total epochs.
+        decay_epochs: Final epochs of linear learning-rate decay (``None``: half of ``epochs``).
+        batch_size: Global batch size.
+        lr: Adam learning rate of generator and discriminator.
+        beta1: Adam β1.
+        beta2: Adam β2.
+        gan_mode: ``"lsgan"``, ``"vanilla"`` or ``"hinge"`` (``None``: the task's reference choice).
+        lambda_l1: pix2pix L1 weight.
+        lambda_cycle: CycleGAN cycle weight (both directions).
+        lambda_identity: CycleGAN identity weight relative to the cycle weight.
+        pool_size: CycleGAN history pool.
+        lambda_feat: GauGAN feature-matching weight.
+        lambda_vgg: GauGAN VGG weight (used only with ``vgg_weights``).
+        vgg_weights: Local VGG-19 (no top) Keras weights file; ``None`` leaves the VGG loss off.
+        inception_weights: Local Inception-v3 (no top) weights file for FID / KID; ``None``: no FID / KID.
+        label_nc: GauGAN label classes (``None``: from the dataset's ``dataset.json``).
+        instance: GauGAN instance-edge channel (``None``: when the dataset has ``train_inst/``).
+        direction: ``"AtoB"`` or ``"BtoA"``.
+        seed: Seed of weights and data order.
+        num_samples: Examples in the per-epoch sample grid.
+        on_error: ``"raise"`` or ``"skip"`` for bad data files.
+    """
+
+    task: str
+    data: str
+    ngf: int = 64
+    ndf: int = 64
+    n_blocks: int = 9
+    nhidden: int | None = None
+    param_free_norm: str = "batch"
+    size: int = 256
+    load_size: int | None = None
+    aspect_ratio: float = 1.0
+    flip: bool = True
+    epochs: int = 10
+    decay_epochs: int | None = None
+    batch_size: int = 1
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    gan_mode: str | None = None
+    lambda_l1: float = 100.0
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    pool_size: int = 50
+    lambda_feat: float = 10.0
+    lambda_vgg: float = 10.0
+    vgg_weights: str | None = None
+    inception_weights: str | None = None
+    label_nc: int | None = None
+    instance: bool | None = None
+    direction: str = "AtoB"
+    seed: int = 0
+    num_samples: int = 4
+    on_error: str = "raise"
+
+    def __post_init__(self):
+        check_choice("task", self.task, TEACHER_TASKS)
+        for what in ("ngf", "ndf", "n_blocks", "size", "epochs", "batch_size", "num_samples"):
+            check_positive_int(what, getattr(self, what))
+        if self.decay_epochs is not None and not 0 <= self.decay_epochs <= self.epochs:
+            raise ValueError(f"decay_epochs must be between 0 and epochs ({self.epochs}), got {self.decay_epochs}")
+        if self.gan_mode is not None:
+            check_choice("gan_mode", self.gan_mode, GAN_MODES)
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        for what in ("vgg_weights", "inception_weights"):
+            path = getattr(self, what)
+            if path is not None and not os.path.isfile(path):
+                raise ValueError(f"{what} file {path} does not exist (weights are never downloaded)")
+        ReaderSettings(self.size, self.load_size, self.aspect_ratio, on_error=self.on_error, direction=self.direction)
+
+    def resolved(self) -> TeacherSettings:
+        """A copy with every ``None`` default decided (from the task and the dataset)."""
+        changes = {"gan_mode": self.gan_mode or DEFAULT_GAN_MODE[self.task]}
+        changes["decay_epochs"] = self.epochs // 2 if self.decay_epochs is None else self.decay_epochs
+        if self.task == "gaugan":
+            description = read_description(self.data) or {}
+            label_nc = self.label_nc if self.label_nc is not None else description.get("label_nc")
+            if label_nc is None:
+                raise ValueError(f"{self.data} has no dataset.json giving label_nc; pass label_nc (--label-nc)")
+            changes["label_nc"] = check_positive_int("label_nc", label_nc)
+            instance = self.instance
+            if instance is None:
+                instance = os.path.isdir(os.path.join(self.data, "train_inst"))
+            changes["instance"] = bool(instance)
+            changes["nhidden"] = self.nhidden or min(128, 2 * self.ngf)
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of training images."""
+        return ReaderSettings(self.size, aspect_ratio=self.aspect_ratio).shape
+
+
+# --------------------------------------------------------------------------------------------- building
+
+
+def build_models(settings: TeacherSettings) -> dict:
+    """The generator(s) and discriminator(s) of ``settings`` (resolved), by role."""
+    h, w = settings.shape
+    s = settings
+    if s.task == "pix2pix":
+        return {
+            "generator": ResNetGenerator(3, 3, s.ngf, s.n_blocks, height=h, width=w, name="generator"),
+            "discriminator": PatchGANDiscriminator(6, s.ndf, height=h, width=w, name="discriminator"),
+        }
+    if s.task == "cyclegan":
+        return {
+            "generator_ab": ResNetGenerator(3, 3, s.ngf, s.n_blocks, height=h, width=w, name="generator"),
+            "generator_ba": ResNetGenerator(3, 3, s.ngf, s.n_blocks, height=h, width=w, name="generator_ba"),
+            "discriminator_a": PatchGANDiscriminator(3, s.ndf, height=h, width=w, name="discriminator_a"),
+            "discriminator_b": PatchGANDiscriminator(3, s.ndf, height=h, width=w, name="discriminator_b"),
+        }
+    semantic_nc = s.label_nc + (1 if s.instance else 0)
+    return {
+        "generator": SPADEGenerator(
+            s.label_nc, s.instance, s.ngf, 3, s.nhidden, s.param_free_norm, height=h, width=w, name="generator"
+        ),  # fmt: skip
+        "discriminator": MultiscaleDiscriminator(semantic_nc + 3, s.ndf, height=h, width=w, name="discriminator"),
+    }
+
+
+def build_task(settings: TeacherSettings, log=print):
+    """The compiled training task of ``settings`` (resolved), optimizers built (call inside a strategy scope)."""
+    s = settings
+    models = build_models(s)
+    if s.task == "pix2pix":
+        task = Pix2PixTask(models["generator"], models["discriminator"], s.gan_mode, s.lambda_l1)
+    elif s.task == "cyclegan":
+        task = CycleGANTask(
+            **models, image_shape=(*s.shape, 3), gan_mode=s.gan_mode, lambda_a=s.lambda_cycle,
+            lambda_b=s.lambda_cycle, lambda_identity=s.lambda_identity, pool_size=s.pool_size,
+        )  # fmt: skip
+    else:
+        perceptual = VGGPerceptual(s.vgg_weights) if s.vgg_weights else None
+        if perceptual is None:
+            log("VGG perceptual loss is off: no VGG-19 weights file given (vgg_weights / --vgg-weights)")
+        task = GauGANTask(models["generator"], models["discriminator"], s.gan_mode, s.lambda_feat, perceptual,
+                          s.lambda_vgg)  # fmt: skip
+
+    def adam():
+        return keras.optimizers.Adam(learning_rate=s.lr, beta_1=s.beta1, beta_2=s.beta2)
+
+    task.compile(g_optimizer=adam(), d_optimizer=adam())
+    task.build_optimizers()
+    return task
+
+
+def _generators(task) -> dict:
+    if isinstance(task, CycleGANTask):
+        return {"generator": task.generator_ab, "generator_ba": task.generator_ba}
+    return {"generator": task.generator}
+
+
+# --------------------------------------------------------------------------------------------- evaluating
+
+
+def _eval_settings(s: TeacherSettings) -> ReaderSettings:
+    return ReaderSettings(s.size, None, s.aspect_ratio, flip=False, batch_size=min(8, max(1, s.batch_size)),
+                          shuffle=False, on_error=s.on_error, direction=s.direction)  # fmt: skip
+
+
+def held_out_reader(settings: TeacherSettings):
+    """The ``(input, truth)`` reader of the test split, or ``None`` when the dataset has no scored test split."""
+    s, rs = settings, _eval_settings(settings)
+    if s.task == "cyclegan":
+        a, truth = os.path.join(s.data, "testA"), os.path.join(s.data, "testA2B")
+        if s.direction == "BtoA" or not (os.path.isdir(a) and os.path.isdir(truth)):
+            return None
+        return read_paired_folders(a, truth, rs)
+    test_dir = os.path.join(s.data, "test" if s.task == "pix2pix" else "test_label")
+    if not os.path.isdir(test_dir):
+        return None
+    return open_split(s.task, s.data, rs, "test", False, s.label_nc, bool(s.instance))
+
+
+def evaluate(generator, reader, settings: TeacherSettings, features=None) -> dict:
+    """Held-out PSNR / SSIM to truth (and FID / KID when ``features`` is an Inception extractor)."""
+
+    def generate(x):
+        return generator(x, training=False)
+
+    scores = paired_scores(generate, reader.dataset)
+    if features is not None:
+        real = (t for _, t in reader.dataset)
+        fake = (generate(x) for x, _ in reader.dataset)
+        scores.update(distribution_scores(features, real, fake))
+    return scores
+
+
+_PALETTE = np.array([[(37 * i) % 256, (91 * i + 60) % 256, (173 * i + 120) % 256] for i in range(256)], np.float32)
+
+
+def _show(inputs, task: str):
+    """Inputs as RGB in [-1, 1] for sample grids (label maps get a fixed colour per class)."""
+    x = np.asarray(inputs)
+    if task != "gaugan":
+        return x
+    classes = x.shape[-1] - 1 if x.shape[-1] > 1 else 1
+    labels = np.argmax(x[..., :classes], axis=-1) % 256
+    return _PALETTE[labels] / 127.5 - 1.0
+
+
+# ---------------------------------------------------------------------------------------------- the run
+
+
+def _write_json(path: str, data) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _read_json(path: str):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def _save_model(model, path: str) -> None:
+    tmp = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _check_same_run(previous: dict, current: TeacherSettings, run_dir: str) -> None:
+    now = dataclasses.asdict(current)
+    differ = [k for k in now if k not in RESUMABLE_CHANGES and previous.get(k) != now[k]]
+    if differ:
+        described = "; ".join(f"{k}: {previous.get(k)!r} in the run, {now[k]!r} now" for k in differ)
+        raise ValueError(f"{run_dir} holds a run with other settings ({described}); use a new run dir")
+
+
+def load_generator(run_dir: str, which: str = "generator"):
+    """The trained generator of a run dir (``which="generator_ba"`` for CycleGAN's B→A)."""
+    path = os.path.join(run_dir, f"{which}.keras")
+    if not os.path.exists(path):
+        raise ValueError(f"{path} does not exist: {run_dir} is not a training run dir or has no completed epoch")
+    return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+
+
+def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbose: int = 1, log=print) -> dict:
+    """Train (or resume training) the teacher of ``settings`` in ``run_dir``; return its ``metrics.json`` content.
+
+    Running again with the same settings resumes at the last completed epoch (with optimizer state, pools and
+    learning-rate schedule); ``epochs`` may be raised to train longer.
+
+    Args:
+        settings: The run's settings.
+        run_dir: Output folder (created).
+        strategy: A ``tf.distribute`` strategy (default: the current one); ``batch_size`` is the global batch.
+        verbose: ``fit`` verbosity.
+        log: Where progress messages go.
+
+    Raises:
+        TrainingDiverged: A loss became NaN / Inf (the last good checkpoint and generator are kept).
+        ValueError: Bad settings, a run dir holding another run, or bad data (:class:`~tfgancomp.data.DataError`).
+    """
+    s = settings.resolved()
+    os.makedirs(run_dir, exist_ok=True)
+    settings_path = os.path.join(run_dir, "settings.json")
+    previous = _read_json(settings_path)
+    if previous is not None:
+        _check_same_run(previous, s, run_dir)
+    _write_json(settings_path, dataclasses.asdict(s))
+
+    keras.utils.set_random_seed(s.seed)
+    reader_settings = ReaderSettings(s.size, s.load_size, s.aspect_ratio, s.flip, s.batch_size, True, s.seed,
+                                     s.on_error, s.direction)  # fmt: skip
+    train = open_split(s.task, s.data, reader_settings, "train", True, s.label_nc, bool(s.instance))
+    log(str(train.summary))
+    held_out = held_out_reader(s)
+    if held_out is not None:
+        log(str(held_out.summary))
+    features = InceptionFeatures(s.inception_weights) if s.inception_weights else None
+
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        task = build_task(s, log)
+        epoch = tf.Variable(0, trainable=False, dtype=tf.int64, name="epoch")
+        checkpoint = tf.train.Checkpoint(task=task, epoch=epoch)
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(run_dir, "checkpoints"), max_to_keep=3)
+    metrics_path, history_path = os.path.join(run_dir, "metrics.json"), os.path.join(run_dir, "history.json")
+    metrics = _read_json(metrics_path) or {}
+    history = _read_json(history_path) or []
+    start = 0
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        start = int(epoch.numpy())
+        history = [h for h in history if h["epoch"] <= start]
+        log(f"resuming from {manager.latest_checkpoint}: {start} of {s.epochs} epochs done")
+    elif held_out is not None:
+        metrics = {"untrained": evaluate(task.generator, held_out, s, features)}
+        _write_json(metrics_path, metrics)
+
+    sample_source = held_out.dataset if held_out is not None else train.dataset
+    batches = [(x.numpy(), y.numpy()) for x, y in sample_source.take(-(-s.num_samples // s.batch_size))]
+    sample_inputs = np.concatenate([x for x, _ in batches])[: s.num_samples]
+    sample_targets = np.concatenate([y for _, y in batches])[: s.num_samples]
+
+    def render():
+        out = task.generator(sample_inputs, training=False).numpy()
+        target = sample_targets
+        if s.task == "cyclegan" and held_out is None:  # no truth: show the reconstruction A → B → A
+            target = task.generator_ba(out, training=False).numpy()
+        return [_show(sample_inputs, s.task), out, target]
+
+    logs_dir = os.path.join(run_dir, "logs")
+    samples = SampleGrid(render, os.path.join(run_dir, "samples"), tf.summary.create_file_writer(logs_dir))
+    timer = {"start": time.time()}
+
+    def after_save(done: int, epoch_logs: dict) -> None:
+        for name, model in _generators(task).items():
+            _save_model(model, os.path.join(run_dir, f"{name}.keras"))
+        samples.write(done)
+        lr = float(task.g_optimizer.learning_rate.numpy())
+        history.append({"epoch": done, "lr": lr, "seconds": round(time.time() - timer["start"], 3),
+                        **{k: float(v) for k, v in epoch_logs.items()}})  # fmt: skip
+        _write_json(history_path, history)
+        timer["start"] = time.time()
+
+    guard = NonFiniteStop()
+    callbacks = [
+        LinearDecay([task.g_optimizer, task.d_optimizer], s.lr, s.epochs, s.decay_epochs),
+        guard,
+        EpochCheckpoint(manager, epoch, guard, after_save),
+        keras.callbacks.TensorBoard(logs_dir, write_graph=False, profile_batch=0, update_freq="epoch"),
+    ]
+    if start < s.epochs:
+        task.fit(train.dataset, epochs=s.epochs, initial_epoch=start, callbacks=callbacks, verbose=verbose)
+    if guard.failure is not None:
+        f = guard.failure
+        last = manager.latest_checkpoint or "none (no epoch completed)"
+        raise TrainingDiverged(
+            f"loss {f['loss']} became {f['value']} at epoch {f['epoch']}, batch {f['batch']}; training stopped. "
+            f"Last good checkpoint: {last} ({int(epoch.numpy())} epochs); lower the learning rate or check the data"
+        )
+    if not os.path.exists(os.path.join(run_dir, "generator.keras")):
+        for name, model in _generators(task).items():
+            _save_model(model, os.path.join(run_dir, f"{name}.keras"))
+    if held_out is not None:
+        metrics["final"] = evaluate(task.generator, held_out, s, features)
+    metrics["epochs"] = int(epoch.numpy())
+    metrics["train_files"] = train.summary.used
+    metrics["train_seconds"] = round(sum(h["seconds"] for h in history), 3)
+    _write_json(metrics_path, metrics)
+    return metrics
