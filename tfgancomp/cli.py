@@ -86,6 +86,110 @@ def _cmd_profile(args) -> int:
     return 0
 
 
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="dataset tools", description="Dataset tools.")
+    data_sub = p.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    synth = data_sub.add_parser(
+        "synth",
+        help="write a procedural dataset (deterministic from --seed) in a real dataset format",
+        description="Write a procedural dataset whose target is a known function of its input: edges2shapes "
+        "(pix2pix AB files), shapes2zebra (CycleGAN trainA/trainB/testA/testB + testA2B truth), labels2scenes "
+        "(GauGAN label / instance / image folders). The same seed gives byte-identical files.",
+    )
+    synth.add_argument("--task", required=True, help="edges2shapes, shapes2zebra or labels2scenes")
+    synth.add_argument("--out", required=True, help="new (or empty) output folder")
+    synth.add_argument("--num-train", type=int, default=200, help="training images (per domain for shapes2zebra)")
+    synth.add_argument("--num-test", type=int, default=20, help="test images (per domain for shapes2zebra)")
+    synth.add_argument("--size", type=int, default=64, help="image side in pixels")
+    synth.add_argument("--seed", type=int, default=0, help="seed of every random stream")
+    synth.add_argument("--label-nc", type=int, default=8, help="label classes of labels2scenes")
+    synth.set_defaults(func=_cmd_data_synth)
+
+
+def _cmd_data_synth(args) -> int:
+    from tfgancomp.data.synth import SynthSettings, synthesize
+
+    settings = SynthSettings(args.task, args.num_train, args.num_test, args.size, args.seed, args.label_nc)
+    description = synthesize(settings, args.out)
+    print(f"wrote {args.task} to {args.out}: {args.num_train} train, {args.num_test} test, {args.size}x{args.size}")
+    print(f"layout: {json.dumps(description['layout'])}")
+    return 0
+
+
+def _add_train_teacher(sub) -> None:
+    p = sub.add_parser(
+        "train-teacher",
+        help="train a pix2pix, CycleGAN or GauGAN teacher (resumes an interrupted run)",
+        description="Train a teacher into RUN_DIR (settings.json, generator.keras, checkpoints/, samples/, logs/, "
+        "metrics.json). Running the same command again resumes at the last completed epoch.",
+    )
+    p.add_argument("--task", required=True, help="pix2pix, cyclegan or gaugan")
+    p.add_argument("--data", required=True, help="dataset folder in the task's layout")
+    p.add_argument("--out", required=True, help="run dir")
+    p.add_argument("--ngf", type=int, default=64, help="generator base width")
+    p.add_argument("--ndf", type=int, default=64, help="discriminator base width")
+    p.add_argument("--n-blocks", type=int, default=9, help="residual blocks (pix2pix, CycleGAN)")
+    p.add_argument("--nhidden", type=int, help="SPADE hidden width (default min(128, 2*ngf))")
+    p.add_argument("--size", type=int, default=256, help="image height for training and evaluation")
+    p.add_argument("--load-size", type=int, help="resize to this before a random crop of --size")
+    p.add_argument("--aspect-ratio", type=float, default=1.0, help="width / height")
+    p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    p.add_argument("--epochs", type=int, default=10, help="total epochs")
+    p.add_argument("--decay-epochs", type=int, help="final epochs of linear learning-rate decay (default half)")
+    p.add_argument("--batch-size", type=int, default=1, help="global batch size")
+    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
+    p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
+    p.add_argument("--gan-mode", help="lsgan, vanilla or hinge (default: the task's reference choice)")
+    p.add_argument("--lambda-l1", type=float, default=100.0, help="pix2pix L1 weight")
+    p.add_argument("--lambda-cycle", type=float, default=10.0, help="CycleGAN cycle weight")
+    p.add_argument("--lambda-identity", type=float, default=0.5, help="CycleGAN identity weight (x cycle weight)")
+    p.add_argument("--pool-size", type=int, default=50, help="CycleGAN history pool")
+    p.add_argument("--lambda-feat", type=float, default=10.0, help="GauGAN feature-matching weight")
+    p.add_argument("--lambda-vgg", type=float, default=10.0, help="GauGAN VGG weight (with --vgg-weights)")
+    p.add_argument("--vgg-weights", help="local VGG-19 (no top) Keras weights file for GauGAN's VGG loss")
+    p.add_argument("--inception-weights", help="local Inception-v3 (no top) weights file: adds FID / KID")
+    p.add_argument("--label-nc", type=int, help="GauGAN label classes (default: from dataset.json)")
+    inst = p.add_mutually_exclusive_group()
+    inst.add_argument("--instance", dest="instance", action="store_true", default=None, help="use instance maps")
+    inst.add_argument("--no-instance", dest="instance", action="store_false", help="ignore instance maps")
+    p.add_argument("--direction", default="AtoB", help="AtoB or BtoA")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and data order")
+    p.add_argument("--num-samples", type=int, default=4, help="examples in each epoch's sample grid")
+    p.add_argument("--skip-bad-files", action="store_true", help="skip and count bad data files instead of stopping")
+    p.add_argument("--mirrored", action="store_true", help="train under tf.distribute.MirroredStrategy")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch")
+    p.set_defaults(func=_cmd_train_teacher)
+
+
+def _cmd_train_teacher(args) -> int:
+    from tfgancomp.backend import tf
+    from tfgancomp.train import TeacherSettings, TrainingDiverged, train_teacher
+
+    settings = TeacherSettings(
+        task=args.task, data=args.data, ngf=args.ngf, ndf=args.ndf, n_blocks=args.n_blocks, nhidden=args.nhidden,
+        size=args.size, load_size=args.load_size, aspect_ratio=args.aspect_ratio, flip=not args.no_flip,
+        epochs=args.epochs, decay_epochs=args.decay_epochs, batch_size=args.batch_size, lr=args.lr,
+        beta1=args.beta1, gan_mode=args.gan_mode, lambda_l1=args.lambda_l1, lambda_cycle=args.lambda_cycle,
+        lambda_identity=args.lambda_identity, pool_size=args.pool_size, lambda_feat=args.lambda_feat,
+        lambda_vgg=args.lambda_vgg, vgg_weights=args.vgg_weights, inception_weights=args.inception_weights,
+        label_nc=args.label_nc, instance=args.instance, direction=args.direction, seed=args.seed,
+        num_samples=args.num_samples, on_error="skip" if args.skip_bad_files else "raise",
+    )  # fmt: skip
+    strategy = tf.distribute.MirroredStrategy() if args.mirrored else None
+    try:
+        metrics = train_teacher(settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1)
+    except TrainingDiverged as err:
+        print(f"tfgancomp train-teacher: training diverged: {err}", file=sys.stderr)
+        return 1
+    final = metrics.get("final")
+    if final:
+        before = metrics.get("untrained", {})
+        print(f"held-out PSNR {final['psnr']:.2f} dB (untrained {before.get('psnr', float('nan')):.2f}), "
+              f"SSIM {final['ssim']:.4f} on {final['images']} images")  # fmt: skip
+    print(f"generator: {args.out}/generator.keras (tfgancomp.train.load_generator({args.out!r}))")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfgancomp",
@@ -93,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_profile(sub)
+    _add_data(sub)
+    _add_train_teacher(sub)
     return parser
 
 

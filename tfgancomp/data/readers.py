@@ -242,9 +242,10 @@ def _finish(ds: tf.data.Dataset, settings: ReaderSettings, training: bool, count
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
-def _options(settings: ReaderSettings) -> tf.data.Options:
+def _options(settings: ReaderSettings, training: bool) -> tf.data.Options:
+    """Evaluation and seeded training keep file order; unseeded training lets parallel decoding reorder."""
     options = tf.data.Options()
-    options.deterministic = settings.seed is not None
+    options.deterministic = not training or settings.seed is not None
     return options
 
 
@@ -279,7 +280,7 @@ def read_aligned(folder: str, settings: ReaderSettings, training: bool = True) -
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training and settings.shuffle:
         ds = ds.shuffle(len(files), seed=settings.seed, reshuffle_each_iteration=True)
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).with_options(_options(settings))
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).with_options(_options(settings, training))
     ds, steps = _finish(ds, settings, training, len(files))
     return Reader(ds, summary, files, steps)
 
@@ -325,7 +326,7 @@ def read_unaligned(root: str, settings: ReaderSettings, split: str = "train", tr
         ds_b = ds_b.shuffle(len(b_files), seed=None if seed is None else seed + 1, reshuffle_each_iteration=True)
     ds = tf.data.Dataset.zip((ds_a.repeat(), ds_b.repeat())).take(count)
     ds = ds.map(lambda a, b: (load(a), load(b)), num_parallel_calls=tf.data.AUTOTUNE)
-    ds, steps = _finish(ds.with_options(_options(settings)), settings, training, count)
+    ds, steps = _finish(ds.with_options(_options(settings, training)), settings, training, count)
     return Reader(ds, summary, list(zip(a_files, b_files, strict=False)), steps)
 
 
@@ -364,7 +365,7 @@ def read_paired_folders(
     ds = tf.data.Dataset.from_tensor_slices(([a for a, _ in pairs], [b for _, b in pairs]))
     if training and settings.shuffle:
         ds = ds.shuffle(len(pairs), seed=settings.seed, reshuffle_each_iteration=True)
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).with_options(_options(settings))
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).with_options(_options(settings, training))
     ds, steps = _finish(ds, settings, training, len(pairs))
     return Reader(ds, summary, pairs, steps)
 
@@ -440,6 +441,6 @@ def read_labeled(
     ds = tf.data.Dataset.from_tensor_slices(columns)
     if training and settings.shuffle:
         ds = ds.shuffle(len(examples), seed=settings.seed, reshuffle_each_iteration=True)
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).with_options(_options(settings))
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).with_options(_options(settings, training))
     ds, steps = _finish(ds, settings, training, len(examples))
     return Reader(ds, summary, examples, steps)

@@ -37,8 +37,11 @@ class _GANTask(keras.Model):
         return list(self.trackers.values())
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
-        """Set the generator and discriminator optimizers (Keras' own loss/metrics arguments are unused)."""
-        super().compile(**kwargs)
+        """Set the generator and discriminator optimizers (Keras' own loss/metrics arguments are unused).
+
+        ``g_optimizer`` is also Keras' ``model.optimizer`` (so no unused default optimizer is created).
+        """
+        super().compile(optimizer=g_optimizer, **kwargs)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
 
