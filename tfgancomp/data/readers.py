@@ -242,6 +242,16 @@ def _finish(ds: tf.data.Dataset, settings: ReaderSettings, training: bool, count
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
+def _pipeline(slices, load, settings: ReaderSettings, training: bool, summary: ReadSummary, files) -> Reader:
+    """Shuffle (when training) the file ``slices``, ``load`` them in parallel, batch and prefetch."""
+    ds = tf.data.Dataset.from_tensor_slices(slices)
+    if training and settings.shuffle:
+        ds = ds.shuffle(len(files), seed=settings.seed, reshuffle_each_iteration=True)
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).with_options(_options(settings, training))
+    ds, steps = _finish(ds, settings, training, len(files))
+    return Reader(ds, summary, files, steps)
+
+
 def _options(settings: ReaderSettings, training: bool) -> tf.data.Options:
     """Evaluation and seeded training keep file order; unseeded training lets parallel decoding reorder."""
     options = tf.data.Options()
@@ -277,12 +287,7 @@ def read_aligned(folder: str, settings: ReaderSettings, training: bool = True) -
         stack = _augment(tf.concat([a, b] if a_first else [b, a], axis=-1), settings, training)
         return stack[..., :3], stack[..., 3:]
 
-    ds = tf.data.Dataset.from_tensor_slices(files)
-    if training and settings.shuffle:
-        ds = ds.shuffle(len(files), seed=settings.seed, reshuffle_each_iteration=True)
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).with_options(_options(settings, training))
-    ds, steps = _finish(ds, settings, training, len(files))
-    return Reader(ds, summary, files, steps)
+    return _pipeline(files, load, settings, training, summary, files)
 
 
 # -------------------------------------------------------------------------------------------- unaligned
@@ -362,12 +367,7 @@ def read_paired_folders(
         stack = _augment(tf.concat([_decode_rgb(a), _decode_rgb(b)], axis=-1), settings, training)
         return stack[..., :3], stack[..., 3:]
 
-    ds = tf.data.Dataset.from_tensor_slices(([a for a, _ in pairs], [b for _, b in pairs]))
-    if training and settings.shuffle:
-        ds = ds.shuffle(len(pairs), seed=settings.seed, reshuffle_each_iteration=True)
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).with_options(_options(settings, training))
-    ds, steps = _finish(ds, settings, training, len(pairs))
-    return Reader(ds, summary, pairs, steps)
+    return _pipeline(([a for a, _ in pairs], [b for _, b in pairs]), load, settings, training, summary, pairs)
 
 
 # ---------------------------------------------------------------------------------------------- labeled
@@ -438,9 +438,4 @@ def read_labeled(
             seg = tf.concat([seg, instance_edges(stack[..., 1:2])], axis=-1)
         return seg, stack[..., nearest:]
 
-    ds = tf.data.Dataset.from_tensor_slices(columns)
-    if training and settings.shuffle:
-        ds = ds.shuffle(len(examples), seed=settings.seed, reshuffle_each_iteration=True)
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).with_options(_options(settings, training))
-    ds, steps = _finish(ds, settings, training, len(examples))
-    return Reader(ds, summary, examples, steps)
+    return _pipeline(columns, load, settings, training, summary, examples)

@@ -63,28 +63,30 @@ class NonFiniteStop(keras.callbacks.Callback):
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """At each completed epoch: save the checkpoint (models, optimizers, epoch), then call ``after_save``.
+    """At each completed epoch: call ``before_save``, then save the checkpoint (models, optimizers, epoch).
 
-    Nothing is saved for an epoch in which :class:`NonFiniteStop` fired, so the last checkpoint stays good.
+    The checkpoint is written last, so it is the run's source of truth: a run killed in between resumes from the
+    previous checkpoint and redoes the epoch (whatever ``before_save`` wrote for it is then rewritten). Nothing is
+    saved for an epoch in which :class:`NonFiniteStop` fired, so the last checkpoint stays good.
 
     Args:
         manager: A ``tf.train.CheckpointManager`` over a checkpoint holding an ``epoch`` variable.
         epoch_variable: The ``tf.Variable`` recording completed epochs.
         guard: The run's :class:`NonFiniteStop`.
-        after_save: Called with the 1-based epoch number and the epoch's logs after each save.
+        before_save: Called with the 1-based epoch number and the epoch's logs before each save.
     """
 
-    def __init__(self, manager, epoch_variable, guard: NonFiniteStop, after_save=None):
+    def __init__(self, manager, epoch_variable, guard: NonFiniteStop, before_save=None):
         super().__init__()
-        self.manager, self.epoch_variable, self.guard, self.after_save = manager, epoch_variable, guard, after_save
+        self.manager, self.epoch_variable, self.guard, self.before_save = manager, epoch_variable, guard, before_save
 
     def on_epoch_end(self, epoch, logs=None):
         if self.guard.failure is not None:
             return
+        if self.before_save is not None:
+            self.before_save(epoch + 1, logs or {})
         self.epoch_variable.assign(epoch + 1)
         self.manager.save(checkpoint_number=epoch + 1)
-        if self.after_save is not None:
-            self.after_save(epoch + 1, logs or {})
 
 
 def to_uint8(images) -> np.ndarray:

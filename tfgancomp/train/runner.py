@@ -372,7 +372,7 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
     samples = SampleGrid(render, os.path.join(run_dir, "samples"), tf.summary.create_file_writer(logs_dir))
     timer = {"start": time.time()}
 
-    def after_save(done: int, epoch_logs: dict) -> None:
+    def before_save(done: int, epoch_logs: dict) -> None:
         for name, model in _generators(task).items():
             _save_model(model, os.path.join(run_dir, f"{name}.keras"))
         samples.write(done)
@@ -386,7 +386,7 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
     callbacks = [
         LinearDecay([task.g_optimizer, task.d_optimizer], s.lr, s.epochs, s.decay_epochs),
         guard,
-        EpochCheckpoint(manager, epoch, guard, after_save),
+        EpochCheckpoint(manager, epoch, guard, before_save),
         keras.callbacks.TensorBoard(logs_dir, write_graph=False, profile_batch=0, update_freq="epoch"),
     ]
     if start < s.epochs:

@@ -67,7 +67,20 @@ class _GANTask(keras.Model):
         return {name: t.result() for name, t in self.trackers.items()}
 
 
-class Pix2PixTask(_GANTask):
+class _ConditionalTask(_GANTask):
+    """A task with one generator and one discriminator, both updated by their own optimizer."""
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def generator_variables(self):
+        return self.generator.trainable_variables
+
+    def discriminator_variables(self):
+        return self.discriminator.trainable_variables
+
+
+class Pix2PixTask(_ConditionalTask):
     """pix2pix: a generator and a conditional PatchGAN on ``(A, B)``; GAN loss + λ·L1 (λ = 100).
 
     Each step updates the discriminator on ``(A, B)`` vs ``(A, G(A))``, then the generator against the updated
@@ -87,15 +100,6 @@ class Pix2PixTask(_GANTask):
         super().__init__(**kwargs)
         self.generator, self.discriminator = generator, discriminator
         self.gan_mode, self.lambda_l1 = gan_mode, float(lambda_l1)
-
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
-
-    def generator_variables(self):
-        return self.generator.trainable_variables
-
-    def discriminator_variables(self):
-        return self.discriminator.trainable_variables
 
     def train_step(self, data):
         a, b = data
@@ -258,7 +262,7 @@ class CycleGANTask(_GANTask):
         return self._report(g_loss=g_loss, g_gan=g_gan, g_cycle=g_cycle, g_identity=g_identity, d_loss=d_loss)
 
 
-class GauGANTask(_GANTask):
+class GauGANTask(_ConditionalTask):
     """GauGAN: SPADE generator, multiscale discriminator, hinge loss, GAN feature matching and VGG losses.
 
     Args:
@@ -288,15 +292,6 @@ class GauGANTask(_GANTask):
         self.generator, self.discriminator = generator, discriminator
         self.gan_mode, self.lambda_feat, self.lambda_vgg = gan_mode, float(lambda_feat), float(lambda_vgg)
         self.perceptual = perceptual
-
-    def call(self, inputs, training=False):
-        return self.generator(inputs, training=training)
-
-    def generator_variables(self):
-        return self.generator.trainable_variables
-
-    def discriminator_variables(self):
-        return self.discriminator.trainable_variables
 
     def train_step(self, data):
         seg, real = data
