@@ -160,7 +160,8 @@ def _scan(items, check, summary: ReadSummary, on_error: str) -> list:
         if error is not None:
             if on_error == "raise":
                 raise error
-            summary.skipped.append((error.path, error.problem))
+            path, _, problem = str(error).partition(": ")  # every DataError reads "path: problem"
+            summary.skipped.append((path, problem))
             continue
         for mode in modes:
             kind = _MODE_KIND.get(mode, None if mode == "RGB" else mode)
@@ -172,20 +173,11 @@ def _scan(items, check, summary: ReadSummary, on_error: str) -> list:
     return good
 
 
-class _FileError(DataError):
-    def __init__(self, path: str, problem: str):
-        super().__init__(f"{path}: {problem}")
-        self.path, self.problem = path, problem
-
-
 def _try(check, item):
     try:
         return check(item), None
     except DataError as err:
-        if isinstance(err, _FileError):
-            return None, err
-        path, _, problem = str(err).partition(": ")
-        return None, _FileError(path, problem)
+        return None, err
 
 
 # ---------------------------------------------------------------------------------------------- decoding

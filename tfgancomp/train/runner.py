@@ -235,7 +235,7 @@ def held_out_reader(settings: TeacherSettings):
     return open_split(s.task, s.data, rs, "test", False, s.label_nc, bool(s.instance))
 
 
-def evaluate(generator, reader, settings: TeacherSettings, features=None) -> dict:
+def evaluate(generator, reader, features=None) -> dict:
     """Held-out PSNR / SSIM to truth (and FID / KID when ``features`` is an Inception extractor)."""
 
     def generate(x):
@@ -353,7 +353,7 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
         history = [h for h in history if h["epoch"] <= start]
         log(f"resuming from {manager.latest_checkpoint}: {start} of {s.epochs} epochs done")
     elif held_out is not None:
-        metrics = {"untrained": evaluate(task.generator, held_out, s, features)}
+        metrics = {"untrained": evaluate(task.generator, held_out, features)}
         _write_json(metrics_path, metrics)
 
     sample_source = held_out.dataset if held_out is not None else train.dataset
@@ -402,7 +402,7 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
         for name, model in _generators(task).items():
             _save_model(model, os.path.join(run_dir, f"{name}.keras"))
     if held_out is not None:
-        metrics["final"] = evaluate(task.generator, held_out, s, features)
+        metrics["final"] = evaluate(task.generator, held_out, features)
     metrics["epochs"] = int(epoch.numpy())
     metrics["train_files"] = train.summary.used
     metrics["train_seconds"] = round(sum(h["seconds"] for h in history), 3)
