@@ -190,6 +190,96 @@ def _cmd_train_teacher(args) -> int:
     return 0
 
 
+def _names(text: str | None):
+    return None if text is None else tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def _add_distill(sub) -> None:
+    p = sub.add_parser(
+        "distill",
+        help="distil a teacher into a narrow mobile student (resumes an interrupted run)",
+        description="Train a student on GAN + reconstruction + feature distillation losses against a teacher run "
+        "dir, into RUN_DIR (settings.json, generator.keras = the student, checkpoints/, samples/, logs/, "
+        "metrics.json with held-out PSNR / SSIM to truth and to the teacher). Unset options come from the "
+        "teacher's run and the reference defaults of its task. The same command again resumes.",
+    )
+    p.add_argument("--teacher", required=True, help="teacher run dir (or a generator .keras file with --task)")
+    p.add_argument("--data", required=True, help="dataset folder in the task's layout")
+    p.add_argument("--out", required=True, help="run dir")
+    student = p.add_mutually_exclusive_group(required=True)
+    student.add_argument("--student-ngf", type=int, help="width of a mobile student")
+    student.add_argument("--student-config", help="channel configuration of a sub-mobile student")
+    p.add_argument("--task", help="pix2pix, cyclegan or gaugan (default: the teacher run's)")
+    p.add_argument("--n-blocks", type=int, help="residual blocks of a ResNet-family student (default: teacher's)")
+    p.add_argument("--student-taps", help="comma-separated student layer names to match (default: family taps)")
+    p.add_argument("--teacher-taps", help="comma-separated teacher layer names, one per student tap")
+    p.add_argument("--mode", help="paired (L1 to truth, conditional D) or unpaired (L1 to the teacher, D on images)")
+    p.add_argument("--gan-mode", help="lsgan, vanilla or hinge")
+    p.add_argument("--lambda-gan", type=float, help="adversarial weight")
+    p.add_argument("--lambda-recon", type=float, help="reconstruction (L1) weight")
+    p.add_argument("--lambda-distill", type=float, help="feature distillation weight")
+    p.add_argument("--lambda-feat", type=float, help="GAN feature-matching weight (GauGAN)")
+    p.add_argument("--lambda-vgg", type=float, help="VGG weight (GauGAN, with --vgg-weights)")
+    p.add_argument("--init-from-teacher", action="store_true", help="start the student from the teacher's weights")
+    p.add_argument("--fresh-discriminator", action="store_true", help="do not start from the teacher's discriminator")
+    p.add_argument("--ndf", type=int, help="discriminator width (default: teacher's)")
+    p.add_argument("--size", type=int, help="image height (default: teacher's)")
+    p.add_argument("--load-size", type=int, help="resize to this before a random crop of --size")
+    p.add_argument("--aspect-ratio", type=float, help="width / height (default: teacher's)")
+    p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    p.add_argument("--epochs", type=int, default=10, help="total epochs")
+    p.add_argument("--decay-epochs", type=int, help="final epochs of linear learning-rate decay (default half)")
+    p.add_argument("--batch-size", type=int, default=1, help="global batch size")
+    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
+    p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
+    p.add_argument("--vgg-weights", help="local VGG-19 (no top) Keras weights file for the VGG loss")
+    p.add_argument("--inception-weights", help="local Inception-v3 (no top) weights file: adds FID / KID")
+    p.add_argument("--label-nc", type=int, help="GauGAN label classes (default: teacher's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and data order")
+    p.add_argument("--num-samples", type=int, default=4, help="examples in each epoch's sample grid")
+    p.add_argument("--skip-bad-files", action="store_true", help="skip and count bad data files instead of stopping")
+    p.add_argument("--mirrored", action="store_true", help="train under tf.distribute.MirroredStrategy")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch")
+    p.set_defaults(func=_cmd_distill)
+
+
+def _cmd_distill(args) -> int:
+    from tfgancomp.backend import tf
+    from tfgancomp.distill import DistillSettings, distill
+    from tfgancomp.train import TrainingDiverged
+
+    settings = DistillSettings(
+        teacher=args.teacher, data=args.data, student_ngf=args.student_ngf, student_config=args.student_config,
+        task=args.task, n_blocks=args.n_blocks, student_taps=_names(args.student_taps),
+        teacher_taps=_names(args.teacher_taps), mode=args.mode, gan_mode=args.gan_mode, lambda_gan=args.lambda_gan,
+        lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill, lambda_feat=args.lambda_feat,
+        lambda_vgg=args.lambda_vgg, init_from_teacher=args.init_from_teacher,
+        teacher_discriminator=not args.fresh_discriminator, ndf=args.ndf, size=args.size, load_size=args.load_size,
+        aspect_ratio=args.aspect_ratio, flip=not args.no_flip, epochs=args.epochs, decay_epochs=args.decay_epochs,
+        batch_size=args.batch_size, lr=args.lr, beta1=args.beta1, vgg_weights=args.vgg_weights,
+        inception_weights=args.inception_weights, label_nc=args.label_nc, seed=args.seed,
+        num_samples=args.num_samples, on_error="skip" if args.skip_bad_files else "raise",
+    )  # fmt: skip
+    strategy = tf.distribute.MirroredStrategy() if args.mirrored else None
+    try:
+        metrics = distill(settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1)
+    except TrainingDiverged as err:
+        print(f"tfgancomp distill: training diverged: {err}", file=sys.stderr)
+        return 1
+    cost = metrics.get("costs", {}).get("at_training_size")
+    if cost:
+        size = f"{cost['height']}x{cost['width']}"
+        print(f"student {cost['student_macs'] / 1e9:.3f} G MACs, {cost['student_params'] / 1e6:.3f} M params "
+              f"({cost['macs_ratio']:.1f}x fewer MACs than the teacher at {size})")  # fmt: skip
+    final = metrics.get("final")
+    if final:
+        print(f"held-out PSNR to truth {final['psnr']:.2f} dB (teacher {metrics['teacher']['psnr']:.2f}), "
+              f"to the teacher {final['psnr_to_teacher']:.2f} dB, SSIM {final['ssim']:.4f} on {final['images']} "
+              "images")  # fmt: skip
+    print(f"student: {args.out}/generator.keras (tfgancomp.train.load_generator({args.out!r}))")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfgancomp",
@@ -199,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_profile(sub)
     _add_data(sub)
     _add_train_teacher(sub)
+    _add_distill(sub)
     return parser
 
 

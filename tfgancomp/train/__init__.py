@@ -1,12 +1,12 @@
 """Teacher training: tasks with a custom ``train_step``, and the resumable run that drives them."""
 
 from tfgancomp.train.callbacks import EpochCheckpoint, LinearDecay, NonFiniteStop, linear_decay_factor
+from tfgancomp.train.loop import ResumableRun, TrainingDiverged, open_run_dir
 from tfgancomp.train.losses import GAN_MODES, discriminator_loss, feature_matching_loss, generator_loss
 from tfgancomp.train.perceptual import VGGPerceptual
 from tfgancomp.train.runner import (
     TEACHER_TASKS,
     TeacherSettings,
-    TrainingDiverged,
     build_models,
     build_task,
     evaluate,
@@ -26,6 +26,7 @@ __all__ = [
     "LinearDecay",
     "NonFiniteStop",
     "Pix2PixTask",
+    "ResumableRun",
     "TeacherSettings",
     "TrainingDiverged",
     "VGGPerceptual",
@@ -38,5 +39,6 @@ __all__ = [
     "held_out_reader",
     "linear_decay_factor",
     "load_generator",
+    "open_run_dir",
     "train_teacher",
 ]

@@ -104,13 +104,14 @@ class SampleGrid:
     """Writes ``samples/epoch_NNN.png`` and a TensorBoard image of ``render()`` for an epoch.
 
     Args:
-        render: Returns the columns ``[input, output, target]`` of the fixed sample batch.
+        render: Returns the columns (e.g. ``[input, output, target]``) of the fixed sample batch.
         folder: Where the PNG files go.
         writer: A ``tf.summary`` writer (or ``None``).
+        title: The TensorBoard image's name.
     """
 
-    def __init__(self, render, folder: str, writer=None):
-        self.render, self.folder, self.writer = render, folder, writer
+    def __init__(self, render, folder: str, writer=None, title: str = "samples (input | output | target)"):
+        self.render, self.folder, self.writer, self.title = render, folder, writer, title
         os.makedirs(folder, exist_ok=True)
 
     def write(self, epoch: int) -> str:
@@ -122,6 +123,6 @@ class SampleGrid:
         os.replace(tmp, path)
         if self.writer is not None:
             with self.writer.as_default():
-                tf.summary.image("samples (input | output | target)", grid[None], step=epoch)
+                tf.summary.image(self.title, grid[None], step=epoch)
             self.writer.flush()
         return path

@@ -15,9 +15,7 @@ A run dir holds::
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +24,7 @@ from tfgancomp.backend import custom_objects, keras, tf
 from tfgancomp.data import LAYOUTS, ReaderSettings, open_split, read_description, read_paired_folders
 from tfgancomp.metrics.quality import InceptionFeatures, distribution_scores, paired_scores
 from tfgancomp.models import MultiscaleDiscriminator, PatchGANDiscriminator, ResNetGenerator, SPADEGenerator
-from tfgancomp.train.callbacks import EpochCheckpoint, LinearDecay, NonFiniteStop, SampleGrid
+from tfgancomp.train.loop import ResumableRun, open_run_dir, read_json, write_json
 from tfgancomp.train.losses import GAN_MODES
 from tfgancomp.train.perceptual import VGGPerceptual
 from tfgancomp.train.tasks import CycleGANTask, GauGANTask, Pix2PixTask
@@ -36,10 +34,6 @@ TEACHER_TASKS = tuple(LAYOUTS)
 DEFAULT_GAN_MODE = {"pix2pix": "vanilla", "cyclegan": "lsgan", "gaugan": "hinge"}
 #: Settings that may change between a run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "decay_epochs")
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the message names where, and the last good checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -265,41 +259,18 @@ def _show(inputs, task: str):
 # ---------------------------------------------------------------------------------------------- the run
 
 
-def _write_json(path: str, data) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def _read_json(path: str):
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
-def _save_model(model, path: str) -> None:
-    tmp = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
-def _check_same_run(previous: dict, current: TeacherSettings, run_dir: str) -> None:
-    now = dataclasses.asdict(current)
-    differ = [k for k in now if k not in RESUMABLE_CHANGES and previous.get(k) != now[k]]
-    if differ:
-        described = "; ".join(f"{k}: {previous.get(k)!r} in the run, {now[k]!r} now" for k in differ)
-        raise ValueError(f"{run_dir} holds a run with other settings ({described}); use a new run dir")
-
-
 def load_generator(run_dir: str, which: str = "generator"):
-    """The trained generator of a run dir (``which="generator_ba"`` for CycleGAN's B→A)."""
+    """The trained generator of a run dir of any stage (``which="generator_ba"`` for CycleGAN's B→A)."""
     path = os.path.join(run_dir, f"{which}.keras")
     if not os.path.exists(path):
         raise ValueError(f"{path} does not exist: {run_dir} is not a training run dir or has no completed epoch")
     return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+
+
+def sample_batch(dataset, count: int, batch_size: int):
+    """The first ``count`` ``(inputs, targets)`` of a batched dataset, as numpy arrays (the sample-grid batch)."""
+    batches = [(x.numpy(), y.numpy()) for x, y in dataset.take(-(-count // batch_size))]
+    return np.concatenate([x for x, _ in batches])[:count], np.concatenate([y for _, y in batches])[:count]
 
 
 def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbose: int = 1, log=print) -> dict:
@@ -320,12 +291,7 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
         ValueError: Bad settings, a run dir holding another run, or bad data (:class:`~tfgancomp.data.DataError`).
     """
     s = settings.resolved()
-    os.makedirs(run_dir, exist_ok=True)
-    settings_path = os.path.join(run_dir, "settings.json")
-    previous = _read_json(settings_path)
-    if previous is not None:
-        _check_same_run(previous, s, run_dir)
-    _write_json(settings_path, dataclasses.asdict(s))
+    open_run_dir(run_dir, s, RESUMABLE_CHANGES)
 
     keras.utils.set_random_seed(s.seed)
     reader_settings = ReaderSettings(s.size, s.load_size, s.aspect_ratio, s.flip, s.batch_size, True, s.seed,
@@ -340,26 +306,14 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         task = build_task(s, log)
-        epoch = tf.Variable(0, trainable=False, dtype=tf.int64, name="epoch")
-        checkpoint = tf.train.Checkpoint(task=task, epoch=epoch)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(run_dir, "checkpoints"), max_to_keep=3)
-    metrics_path, history_path = os.path.join(run_dir, "metrics.json"), os.path.join(run_dir, "history.json")
-    metrics = _read_json(metrics_path) or {}
-    history = _read_json(history_path) or []
-    start = 0
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        start = int(epoch.numpy())
-        history = [h for h in history if h["epoch"] <= start]
-        log(f"resuming from {manager.latest_checkpoint}: {start} of {s.epochs} epochs done")
-    elif held_out is not None:
+    run = ResumableRun(run_dir, task, strategy, log=log)
+    metrics_path = os.path.join(run_dir, "metrics.json")
+    metrics = read_json(metrics_path) or {}
+    if run.restore(s.epochs) == 0 and held_out is not None:
         metrics = {"untrained": evaluate(task.generator, held_out, features)}
-        _write_json(metrics_path, metrics)
+        write_json(metrics_path, metrics)
 
-    sample_source = held_out.dataset if held_out is not None else train.dataset
-    batches = [(x.numpy(), y.numpy()) for x, y in sample_source.take(-(-s.num_samples // s.batch_size))]
-    sample_inputs = np.concatenate([x for x, _ in batches])[: s.num_samples]
-    sample_targets = np.concatenate([y for _, y in batches])[: s.num_samples]
+    sample_inputs, sample_targets = sample_batch((held_out or train).dataset, s.num_samples, s.batch_size)
 
     def render():
         out = task.generator(sample_inputs, training=False).numpy()
@@ -368,43 +322,12 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
             target = task.generator_ba(out, training=False).numpy()
         return [_show(sample_inputs, s.task), out, target]
 
-    logs_dir = os.path.join(run_dir, "logs")
-    samples = SampleGrid(render, os.path.join(run_dir, "samples"), tf.summary.create_file_writer(logs_dir))
-    timer = {"start": time.time()}
-
-    def before_save(done: int, epoch_logs: dict) -> None:
-        for name, model in _generators(task).items():
-            _save_model(model, os.path.join(run_dir, f"{name}.keras"))
-        samples.write(done)
-        lr = float(task.g_optimizer.learning_rate.numpy())
-        history.append({"epoch": done, "lr": lr, "seconds": round(time.time() - timer["start"], 3),
-                        **{k: float(v) for k, v in epoch_logs.items()}})  # fmt: skip
-        _write_json(history_path, history)
-        timer["start"] = time.time()
-
-    guard = NonFiniteStop()
-    callbacks = [
-        LinearDecay([task.g_optimizer, task.d_optimizer], s.lr, s.epochs, s.decay_epochs),
-        guard,
-        EpochCheckpoint(manager, epoch, guard, before_save),
-        keras.callbacks.TensorBoard(logs_dir, write_graph=False, profile_batch=0, update_freq="epoch"),
-    ]
-    if start < s.epochs:
-        task.fit(train.dataset, epochs=s.epochs, initial_epoch=start, callbacks=callbacks, verbose=verbose)
-    if guard.failure is not None:
-        f = guard.failure
-        last = manager.latest_checkpoint or "none (no epoch completed)"
-        raise TrainingDiverged(
-            f"loss {f['loss']} became {f['value']} at epoch {f['epoch']}, batch {f['batch']}; training stopped. "
-            f"Last good checkpoint: {last} ({int(epoch.numpy())} epochs); lower the learning rate or check the data"
-        )
-    if not os.path.exists(os.path.join(run_dir, "generator.keras")):
-        for name, model in _generators(task).items():
-            _save_model(model, os.path.join(run_dir, f"{name}.keras"))
+    run.fit(train.dataset, s.epochs, s.lr, s.decay_epochs, [task.g_optimizer, task.d_optimizer], _generators(task),
+            render, verbose=verbose)  # fmt: skip
     if held_out is not None:
         metrics["final"] = evaluate(task.generator, held_out, features)
-    metrics["epochs"] = int(epoch.numpy())
+    metrics["epochs"] = run.completed_epochs
     metrics["train_files"] = train.summary.used
-    metrics["train_seconds"] = round(sum(h["seconds"] for h in history), 3)
-    _write_json(metrics_path, metrics)
+    metrics["train_seconds"] = run.train_seconds
+    write_json(metrics_path, metrics)
     return metrics

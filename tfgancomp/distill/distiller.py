@@ -1,0 +1,186 @@
+"""The Distiller: GAN Compression's distillation objective as a ``keras.Model`` with a custom ``train_step``."""
+
+from __future__ import annotations
+
+from tfgancomp.backend import tf
+from tfgancomp.distill.defaults import DISTILL_MODES
+from tfgancomp.distill.taps import build_mappings, default_taps, tap_channels, tap_model
+from tfgancomp.train.losses import (
+    GAN_MODES,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_loss,
+    l1,
+    per_example_mean,
+)
+from tfgancomp.train.tasks import _GANTask
+from tfgancomp.validation import check_choice
+
+
+def distill_loss(student_features, teacher_features, mappings):
+    """Per-example ``Σ_i MSE(map_i(s_i), t_i)`` (mean over each tap's elements, summed over taps)."""
+    total = 0.0
+    for s, t, mapping in zip(student_features, teacher_features, mappings, strict=True):
+        total += per_example_mean(tf.square(mapping(s) - tf.stop_gradient(t)))
+    return total
+
+
+class Distiller(_GANTask):
+    """Trains a narrow student generator on ``λ_gan·GAN + λ_recon·Recon + λ_distill·Σ_i MSE(map_i(s_i), t_i)``.
+
+    The teacher is frozen: it runs in inference mode, its outputs are not differentiated and none of its variables
+    is given to an optimizer (nor saved in the run's checkpoints). The student and the 1×1 mappings ``map_i``
+    (student width → teacher width, one per tap) are updated by ``g_optimizer``, the discriminator by
+    ``d_optimizer``; each step updates the discriminator first, then the student against it.
+
+    Modes:
+        ``"paired"``: Recon = L1 to the ground truth; the discriminator sees ``concat(input, image)``.
+        ``"unpaired"``: Recon = L1 to the teacher's output (pseudo pairs, CycleGAN); the discriminator sees the
+        image alone (real images of domain B vs the student's outputs).
+
+    With a multiscale discriminator (GauGAN), ``lambda_feat`` adds GAN feature matching and ``perceptual`` a VGG
+    loss against the ground truth, as in the teacher task.
+
+    Args:
+        student: The student generator (any model; its taps are read by layer name).
+        teacher: The trained teacher generator (same input and output as the student).
+        discriminator: The discriminator (e.g. initialised from the teacher's), or ``None`` when
+            ``lambda_gan == lambda_feat == 0``.
+        student_taps: Student layer names whose outputs are matched (default: the family's taps).
+        teacher_taps: Teacher layer names, one per student tap (default: the family's taps).
+        mode: ``"paired"`` or ``"unpaired"``.
+        gan_mode: ``"lsgan"``, ``"vanilla"`` or ``"hinge"``.
+        lambda_gan: Weight of the adversarial loss.
+        lambda_recon: Weight of the L1 reconstruction loss.
+        lambda_distill: Weight of the feature distillation loss.
+        lambda_feat: Weight of GAN feature matching (multiscale discriminators).
+        perceptual: Callable ``(images, targets) -> per-example loss`` (e.g. ``VGGPerceptual``) or ``None``.
+        lambda_vgg: Weight of the perceptual loss.
+    """
+
+    loss_names = ("g_loss", "g_gan", "g_recon", "g_distill", "g_feat", "g_vgg", "d_loss")
+
+    def __init__(
+        self,
+        student,
+        teacher,
+        discriminator=None,
+        student_taps=None,
+        teacher_taps=None,
+        mode: str = "paired",
+        gan_mode: str = "vanilla",
+        lambda_gan: float = 1.0,
+        lambda_recon: float = 100.0,
+        lambda_distill: float = 1.0,
+        lambda_feat: float = 0.0,
+        perceptual=None,
+        lambda_vgg: float = 10.0,
+        **kwargs,
+    ):
+        check_choice("mode", mode, DISTILL_MODES)
+        check_choice("gan_mode", gan_mode, GAN_MODES)
+        weights = dict(lambda_gan=lambda_gan, lambda_recon=lambda_recon, lambda_distill=lambda_distill,
+                       lambda_feat=lambda_feat, lambda_vgg=lambda_vgg)  # fmt: skip
+        for what, value in weights.items():
+            if not float(value) >= 0:
+                raise ValueError(f"{what} must be >= 0, got {value!r}")
+        if discriminator is None and (lambda_gan or lambda_feat):
+            raise ValueError("lambda_gan and lambda_feat need a discriminator; pass one or set both weights to 0")
+        if tuple(student.inputs[0].shape[-1:]) != tuple(teacher.inputs[0].shape[-1:]):
+            raise ValueError(
+                f"student input {student.inputs[0].shape} and teacher input {teacher.inputs[0].shape} differ in "
+                "channels: they must read the same inputs"
+            )
+        super().__init__(**kwargs)
+        self.student_taps = list(student_taps) if student_taps is not None else default_taps(student)
+        self.teacher_taps = list(teacher_taps) if teacher_taps is not None else default_taps(teacher)
+        if len(self.student_taps) != len(self.teacher_taps):
+            raise ValueError(
+                f"{len(self.student_taps)} student taps {self.student_taps} but {len(self.teacher_taps)} teacher "
+                f"taps {self.teacher_taps}; name one teacher layer per student layer"
+            )
+        self.student, self.discriminator = student, discriminator
+        self.generator = student  # the generator of this task, as in the teacher tasks
+        self.student_tapped = tap_model(student, self.student_taps, name="student_taps")
+        self._set_teacher(teacher, tap_model(teacher, self.teacher_taps, name="teacher_taps"))
+        for s_tap, t_tap, s, t in zip(self.student_taps, self.teacher_taps, self.student_tapped.outputs[1:],
+                                      self.teacher_tapped.outputs[1:], strict=True):  # fmt: skip
+            if s.shape[1:3] != t.shape[1:3] and None not in (*s.shape[1:3], *t.shape[1:3]):
+                raise ValueError(f"tap {s_tap} {s.shape} and {t_tap} {t.shape} differ in spatial size")
+        self.mappings = build_mappings(tap_channels(self.student_tapped), tap_channels(self.teacher_tapped))
+        self.mode, self.gan_mode = mode, gan_mode
+        self.lambda_gan, self.lambda_recon = float(lambda_gan), float(lambda_recon)
+        self.lambda_distill, self.lambda_feat = float(lambda_distill), float(lambda_feat)
+        self.perceptual, self.lambda_vgg = perceptual, float(lambda_vgg)
+
+    @tf.__internal__.tracking.no_automatic_dependency_tracking
+    def _set_teacher(self, teacher, tapped):
+        # Not tracked: the frozen teacher is not part of this task's checkpoints or trainable variables.
+        self.teacher, self.teacher_tapped = teacher, tapped
+
+    def call(self, inputs, training=False):
+        return self.student(inputs, training=training)
+
+    def generator_variables(self):
+        return self.student.trainable_variables + [v for m in self.mappings for v in m.trainable_variables]
+
+    def discriminator_variables(self):
+        return self.discriminator.trainable_variables if self.discriminator is not None else []
+
+    def checkpoint_state(self) -> dict:
+        """What a run checkpoints: student, mappings, discriminator, both optimizers (never the teacher)."""
+        state = {"student": self.student, "mappings": self.mappings, "g_optimizer": self.g_optimizer,
+                 "d_optimizer": self.d_optimizer}  # fmt: skip
+        if self.discriminator is not None:
+            state["discriminator"] = self.discriminator
+        return state
+
+    def _judge(self, inputs, images):
+        x = tf.concat([inputs, images], -1) if self.mode == "paired" else images
+        return self.discriminator(x, training=True)
+
+    def train_step(self, data):
+        inputs, targets = data
+        teacher_out, *teacher_features = self.teacher_tapped(inputs, training=False)
+        teacher_out = tf.stop_gradient(teacher_out)
+        recon_target = targets if self.mode == "paired" else teacher_out
+        adversarial = self.discriminator is not None and (self.lambda_gan > 0 or self.lambda_feat > 0)
+        with tf.GradientTape() as g_tape:
+            student_out, *student_features = self.student_tapped(inputs, training=True)
+            zero = tf.zeros(tf.shape(inputs)[:1])
+            d_loss = zero
+            if adversarial:
+                with g_tape.stop_recording():
+                    with tf.GradientTape() as d_tape:
+                        d_real = self._judge(inputs, targets)
+                        d_fake = self._judge(inputs, tf.stop_gradient(student_out))
+                        d_loss = discriminator_loss(d_real, d_fake, self.gan_mode)
+                        d_total = tf.nn.compute_average_loss(d_loss)
+                    self._apply(self.d_optimizer, d_tape, d_total, self.discriminator_variables())
+                pred_fake = self._judge(inputs, student_out)
+                g_gan = self.lambda_gan * generator_loss(pred_fake, self.gan_mode) if self.lambda_gan else zero
+                if self.lambda_feat:
+                    pred_real = self._judge(inputs, targets)
+                    g_feat = self.lambda_feat * feature_matching_loss(pred_real, pred_fake)
+                else:
+                    g_feat = zero
+            else:
+                g_gan = g_feat = zero
+            g_recon = self.lambda_recon * l1(student_out, recon_target) if self.lambda_recon else zero
+            g_distill = zero
+            if self.lambda_distill:
+                g_distill = self.lambda_distill * distill_loss(student_features, teacher_features, self.mappings)
+            g_vgg = zero
+            if self.perceptual is not None and self.lambda_vgg:
+                g_vgg = self.lambda_vgg * self.perceptual(student_out, targets)
+            g_loss = g_gan + g_recon + g_distill + g_feat + g_vgg
+            g_total = tf.nn.compute_average_loss(g_loss)
+        self._apply(self.g_optimizer, g_tape, g_total, self.generator_variables())
+        return self._report(g_loss=g_loss, g_gan=g_gan, g_recon=g_recon, g_distill=g_distill, g_feat=g_feat,
+                            g_vgg=g_vgg, d_loss=d_loss)  # fmt: skip
+
+    def feature_error(self, inputs):
+        """Per-example unweighted ``Σ_i MSE(map_i(s_i), t_i)`` on ``inputs`` (inference mode, no update)."""
+        _, *teacher_features = self.teacher_tapped(inputs, training=False)
+        _, *student_features = self.student_tapped(inputs, training=False)
+        return distill_loss(student_features, teacher_features, self.mappings)

@@ -1,0 +1,457 @@
+"""Distil a teacher into a student in a self-describing, resumable run dir.
+
+A distillation run dir holds the same files as a teacher run (see :mod:`tfgancomp.train.runner`)::
+
+    settings.json        the resolved DistillSettings (teacher path, student, loss weights, ...)
+    generator.keras      the student (``tfgancomp.train.load_generator(run_dir)``), replaced after every epoch
+    checkpoints/         student, 1×1 mappings, discriminator, both optimizers, completed epochs (no teacher)
+    samples/             epoch_NNN.png grids: input | teacher | student | truth
+    logs/                TensorBoard scalars and sample images
+    history.json         per-epoch losses, learning rate and seconds
+    metrics.json         held-out PSNR / SSIM to truth and to the teacher (untrained and final), the teacher's own
+                         scores, MACs / params of student and teacher
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from tfgancomp.backend import custom_objects, keras, tf
+from tfgancomp.data import ReaderSettings, open_split, read_description
+from tfgancomp.distill.defaults import DISTILL_DEFAULTS, DISTILL_MODES
+from tfgancomp.distill.distiller import Distiller
+from tfgancomp.distill.taps import init_from_teacher
+from tfgancomp.metrics.profiler import profile
+from tfgancomp.metrics.quality import InceptionFeatures, distribution_scores, paired_scores
+from tfgancomp.models import (
+    MobileResNetGenerator,
+    MobileSPADEGenerator,
+    MultiscaleDiscriminator,
+    PatchGANDiscriminator,
+    SubMobileResNetGenerator,
+    SubMobileSPADEGenerator,
+)
+from tfgancomp.models.base import ZooModel
+from tfgancomp.models.config import parse_config
+from tfgancomp.train.loop import ResumableRun, open_run_dir, read_json, write_json
+from tfgancomp.train.losses import GAN_MODES
+from tfgancomp.train.perceptual import VGGPerceptual
+from tfgancomp.train.runner import TEACHER_TASKS, _show, held_out_reader, sample_batch
+from tfgancomp.validation import check_choice, check_positive_int
+
+#: Settings that may change between a run and its resumption.
+RESUMABLE_CHANGES = ("epochs", "decay_epochs")
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    """Everything that defines a distillation run (saved as ``settings.json`` in the run dir).
+
+    ``None`` means "from the teacher's run dir" (task, image size, blocks, label classes, discriminator width) or
+    "the reference default of the task" (mode, GAN loss and weights, see :data:`DISTILL_DEFAULTS`).
+
+    Args:
+        teacher: The teacher: a run dir of any stage (its ``generator.keras`` and ``settings.json``) or a saved
+            generator file (then ``task`` and ``size`` are needed).
+        data: Dataset folder in the task's layout.
+        student_ngf: Width of a mobile student (``MobileResNetGenerator`` / ``MobileSPADEGenerator``).
+        student_config: Channel configuration of a sub-mobile student (exclusive with ``student_ngf``).
+        task: ``"pix2pix"``, ``"cyclegan"`` or ``"gaugan"``.
+        n_blocks: Residual blocks of a ResNet-family student.
+        student_taps: Student layer names to match (default: the family's taps).
+        teacher_taps: Teacher layer names, one per student tap.
+        mode: ``"paired"`` (Recon to truth, conditional D) or ``"unpaired"`` (Recon to the teacher, D on images).
+        gan_mode: ``"lsgan"``, ``"vanilla"`` or ``"hinge"``.
+        lambda_gan: Adversarial weight.
+        lambda_recon: Reconstruction (L1) weight.
+        lambda_distill: Feature distillation weight.
+        lambda_feat: GAN feature-matching weight (GauGAN).
+        lambda_vgg: VGG weight (used only with ``vgg_weights``).
+        init_from_teacher: Start the student from the teacher's first channels where layer shapes allow.
+        teacher_discriminator: Start the discriminator from the teacher run's (when its checkpoint has one).
+        ndf: Discriminator width.
+        param_free_norm: SPADE students' parameter-free normalization.
+        size: Image height.
+        load_size: Resize before a random crop of ``size`` (``None``: no crop).
+        aspect_ratio: Width / height.
+        flip: Random horizontal flips.
+        epochs: Total epochs.
+        decay_epochs: Final epochs of linear learning-rate decay (``None``: half of ``epochs``).
+        batch_size: Global batch size.
+        lr: Adam learning rate (student, mappings and discriminator).
+        beta1: Adam β1.
+        beta2: Adam β2.
+        vgg_weights: Local VGG-19 weights file for the VGG loss.
+        inception_weights: Local Inception-v3 weights file for held-out FID / KID.
+        label_nc: GauGAN label classes.
+        instance: GauGAN instance-edge channel.
+        direction: ``"AtoB"`` or ``"BtoA"``.
+        seed: Seed of weights and data order.
+        num_samples: Examples in the per-epoch sample grid.
+        on_error: ``"raise"`` or ``"skip"`` for bad data files.
+    """
+
+    teacher: str
+    data: str
+    student_ngf: int | None = None
+    student_config: str | None = None
+    task: str | None = None
+    n_blocks: int | None = None
+    student_taps: tuple[str, ...] | None = None
+    teacher_taps: tuple[str, ...] | None = None
+    mode: str | None = None
+    gan_mode: str | None = None
+    lambda_gan: float | None = None
+    lambda_recon: float | None = None
+    lambda_distill: float | None = None
+    lambda_feat: float | None = None
+    lambda_vgg: float | None = None
+    init_from_teacher: bool = False
+    teacher_discriminator: bool = True
+    ndf: int | None = None
+    param_free_norm: str | None = None
+    size: int | None = None
+    load_size: int | None = None
+    aspect_ratio: float | None = None
+    flip: bool = True
+    epochs: int = 10
+    decay_epochs: int | None = None
+    batch_size: int = 1
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    vgg_weights: str | None = None
+    inception_weights: str | None = None
+    label_nc: int | None = None
+    instance: bool | None = None
+    direction: str | None = None
+    seed: int = 0
+    num_samples: int = 4
+    on_error: str = "raise"
+
+    def __post_init__(self):
+        if (self.student_ngf is None) == (self.student_config is None):
+            raise ValueError("give exactly one of student_ngf (--student-ngf) and student_config (--student-config)")
+        if self.student_ngf is not None:
+            check_positive_int("student_ngf", self.student_ngf)
+        for what in ("epochs", "batch_size", "num_samples"):
+            check_positive_int(what, getattr(self, what))
+        for what in ("n_blocks", "ndf", "size", "label_nc"):
+            if getattr(self, what) is not None:
+                check_positive_int(what, getattr(self, what))
+        if self.decay_epochs is not None and not 0 <= self.decay_epochs <= self.epochs:
+            raise ValueError(f"decay_epochs must be between 0 and epochs ({self.epochs}), got {self.decay_epochs}")
+        if self.task is not None:
+            check_choice("task", self.task, TEACHER_TASKS)
+        if self.mode is not None:
+            check_choice("mode", self.mode, DISTILL_MODES)
+        if self.gan_mode is not None:
+            check_choice("gan_mode", self.gan_mode, GAN_MODES)
+        for what in ("lambda_gan", "lambda_recon", "lambda_distill", "lambda_feat", "lambda_vgg"):
+            value = getattr(self, what)
+            if value is not None and not value >= 0:
+                raise ValueError(f"{what} must be >= 0, got {value!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        for what in ("student_taps", "teacher_taps"):
+            names = getattr(self, what)
+            if names is not None and (isinstance(names, str) or not all(isinstance(n, str) for n in names)):
+                raise ValueError(f"{what} must be a sequence of layer names, got {names!r}")
+        if not os.path.exists(self.teacher):
+            raise ValueError(f"teacher {self.teacher} does not exist: give a teacher run dir or a generator file")
+        for what in ("vgg_weights", "inception_weights"):
+            path = getattr(self, what)
+            if path is not None and not os.path.isfile(path):
+                raise ValueError(f"{what} file {path} does not exist (weights are never downloaded)")
+
+    @property
+    def teacher_generator_path(self) -> str:
+        """The teacher generator file."""
+        if os.path.isdir(self.teacher):
+            return os.path.join(self.teacher, "generator.keras")
+        return self.teacher
+
+    def teacher_settings(self) -> dict:
+        """The teacher run's ``settings.json`` (empty for a generator file)."""
+        if not os.path.isdir(self.teacher):
+            return {}
+        settings = read_json(os.path.join(self.teacher, "settings.json"))
+        if settings is None:
+            raise ValueError(f"{self.teacher} has no settings.json: it is not a run dir of tfgancomp")
+        return settings
+
+    def resolved(self, teacher=None) -> DistillSettings:
+        """A copy with every ``None`` decided from the teacher run, the dataset and :data:`DISTILL_DEFAULTS`.
+
+        Args:
+            teacher: The loaded teacher generator (its fixed input size is used when nothing else gives one).
+        """
+        t = self.teacher_settings()
+        task = self.task or t.get("task")
+        if task is None:
+            raise ValueError(f"teacher {self.teacher} is a generator file: give the task (task / --task)")
+        if t.get("task") not in (None, task):
+            raise ValueError(f"task {task!r} differs from the teacher run's task {t['task']!r}")
+        defaults = DISTILL_DEFAULTS[task]
+        changes = {"task": task}
+        for key in defaults:
+            changes[key] = getattr(self, key) if getattr(self, key) is not None else defaults[key]
+        size = self.size or t.get("size")
+        if size is None and teacher is not None:
+            size = teacher.inputs[0].shape[1]
+        if size is None:
+            raise ValueError(f"the image size is unknown for teacher {self.teacher}: give size (--size)")
+        changes["size"] = int(size)
+        aspect = self.aspect_ratio or t.get("aspect_ratio")
+        if aspect is None:  # the teacher's own input aspect, when it has a fixed size
+            th, tw = teacher.inputs[0].shape[1:3] if teacher is not None else (None, None)
+            aspect = tw / th if th and tw else 1.0
+        changes["aspect_ratio"] = float(aspect)
+        changes["load_size"] = self.load_size if self.load_size is not None else t.get("load_size")
+        changes["direction"] = self.direction or t.get("direction", "AtoB")
+        changes["ndf"] = self.ndf or t.get("ndf", 64)
+        changes["decay_epochs"] = self.epochs // 2 if self.decay_epochs is None else self.decay_epochs
+        if task == "gaugan":
+            changes["param_free_norm"] = self.param_free_norm or t.get("param_free_norm", "batch")
+            label_nc = self.label_nc or t.get("label_nc") or (read_description(self.data) or {}).get("label_nc")
+            if label_nc is None:
+                raise ValueError(f"label_nc is unknown: {self.data} has no dataset.json; give label_nc (--label-nc)")
+            changes["label_nc"] = int(label_nc)
+            instance = self.instance if self.instance is not None else t.get("instance")
+            if instance is None:
+                instance = os.path.isdir(os.path.join(self.data, "train_inst"))
+            changes["instance"] = bool(instance)
+        else:
+            changes["n_blocks"] = self.n_blocks or t.get("n_blocks", 9)
+        if self.student_config is not None:
+            family = "spade" if task == "gaugan" else "resnet"
+            changes["student_config"] = "_".join(map(str, parse_config(self.student_config, family)))
+        for what in ("student_taps", "teacher_taps"):
+            if getattr(self, what) is not None:
+                changes[what] = tuple(getattr(self, what))
+        resolved = dataclasses.replace(self, **changes)
+        ReaderSettings(resolved.size, resolved.load_size, resolved.aspect_ratio, on_error=self.on_error,
+                       direction=resolved.direction)  # fmt: skip
+        return resolved
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of training images (resolved settings)."""
+        return ReaderSettings(self.size, aspect_ratio=self.aspect_ratio).shape
+
+
+# --------------------------------------------------------------------------------------------- building
+
+
+def load_teacher(settings: DistillSettings, shape: tuple[int, int] | None = None):
+    """The teacher generator of ``settings``, rebuilt for ``(height, width)`` inputs when it has another size."""
+    path = settings.teacher_generator_path
+    if not os.path.isfile(path):
+        raise ValueError(f"{path} does not exist: the teacher run dir has no trained generator")
+    try:
+        teacher = keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+    except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
+        raise ValueError(f"cannot load the teacher generator {path}: {err}") from err
+    if shape is None or tuple(teacher.inputs[0].shape[1:3]) in (tuple(shape), (None, None)):
+        return teacher
+    if not isinstance(teacher, ZooModel):
+        raise ValueError(f"teacher {path} takes {teacher.inputs[0].shape[1:3]} inputs, not {shape[0]}x{shape[1]}")
+    rebuilt = type(teacher).from_config({**teacher.get_config(), "height": shape[0], "width": shape[1]})
+    rebuilt.set_weights(teacher.get_weights())
+    return rebuilt
+
+
+def build_student(settings: DistillSettings):
+    """The student generator of (resolved) ``settings``, named ``student``."""
+    s, (h, w) = settings, settings.shape
+    if s.task == "gaugan":
+        common = dict(label_nc=s.label_nc, instance=s.instance, output_nc=3, param_free_norm=s.param_free_norm,
+                      height=h, width=w, name="student")  # fmt: skip
+        if s.student_config is not None:
+            return SubMobileSPADEGenerator(s.student_config, **common)
+        return MobileSPADEGenerator(ngf=s.student_ngf, **common)
+    common = dict(input_nc=3, output_nc=3, n_blocks=s.n_blocks, height=h, width=w, name="student")
+    if s.student_config is not None:
+        return SubMobileResNetGenerator(s.student_config, **common)
+    return MobileResNetGenerator(ngf=s.student_ngf, **common)
+
+
+def _teacher_checkpoint_role(teacher_settings: dict, task: str) -> tuple[bool, str]:
+    """Where the discriminator sits in the teacher run's checkpoint: (under ``task``?, attribute name)."""
+    if "teacher" in teacher_settings:  # a distillation run: Checkpoint(discriminator=...)
+        return False, "discriminator"
+    return True, "discriminator_b" if task == "cyclegan" else "discriminator"
+
+
+def build_discriminator(settings: DistillSettings, log=print):
+    """The discriminator of (resolved) ``settings``; restored from the teacher run's checkpoint when it has one.
+
+    Returns:
+        ``(discriminator, restored_from)`` where ``restored_from`` is the checkpoint path or ``None``.
+    """
+    s, (h, w) = settings, settings.shape
+    if s.task == "gaugan":
+        semantic_nc = s.label_nc + (1 if s.instance else 0)
+        disc = MultiscaleDiscriminator(semantic_nc + 3, s.ndf, height=h, width=w, name="discriminator")
+    else:
+        input_nc = 6 if s.mode == "paired" else 3
+        disc = PatchGANDiscriminator(input_nc, s.ndf, height=h, width=w, name="discriminator")
+    if not s.teacher_discriminator or not os.path.isdir(s.teacher):
+        return disc, None
+    latest = tf.train.latest_checkpoint(os.path.join(s.teacher, "checkpoints"))
+    if latest is None:
+        log(f"discriminator starts fresh: {s.teacher} has no checkpoint")
+        return disc, None
+    teacher_settings = s.teacher_settings()
+    nested, role = _teacher_checkpoint_role(teacher_settings, s.task)
+    teacher_mode = teacher_settings.get("mode", DISTILL_DEFAULTS[s.task]["mode"])
+    if teacher_mode != s.mode or teacher_settings.get("ndf", 64) != s.ndf:
+        log("discriminator starts fresh: the teacher's discriminator has another input or width")
+        return disc, None
+    holder = tf.train.Checkpoint(task=tf.train.Checkpoint(**{role: disc})) if nested else tf.train.Checkpoint(
+        **{role: disc})  # fmt: skip
+    status = holder.restore(latest)
+    try:
+        status.assert_existing_objects_matched().assert_nontrivial_match()
+    except AssertionError as err:
+        raise ValueError(
+            f"the discriminator of {latest} does not match the one built for distillation: {err}"
+        ) from None
+    status.expect_partial()
+    log(f"discriminator initialised from the teacher run's {latest}")
+    return disc, latest
+
+
+def build_distiller(settings: DistillSettings, teacher, log=print):
+    """The compiled :class:`Distiller` of (resolved) ``settings`` with optimizers built (inside a strategy scope).
+
+    Returns:
+        ``(distiller, info)`` with what was initialised from the teacher.
+    """
+    s = settings
+    student = build_student(s)
+    info = {"student_layers_from_teacher": init_from_teacher(student, teacher) if s.init_from_teacher else []}
+    adversarial = s.lambda_gan > 0 or s.lambda_feat > 0
+    disc, restored = build_discriminator(s, log) if adversarial else (None, None)
+    info["discriminator_from"] = restored
+    perceptual = VGGPerceptual(s.vgg_weights) if s.vgg_weights and s.lambda_vgg else None
+    if s.task == "gaugan" and perceptual is None and s.lambda_vgg:
+        log("VGG perceptual loss is off: no VGG-19 weights file given (vgg_weights / --vgg-weights)")
+    distiller = Distiller(student, teacher, disc, s.student_taps, s.teacher_taps, s.mode, s.gan_mode, s.lambda_gan,
+                          s.lambda_recon, s.lambda_distill, s.lambda_feat, perceptual, s.lambda_vgg)  # fmt: skip
+
+    def adam():
+        return keras.optimizers.Adam(learning_rate=s.lr, beta_1=s.beta1, beta_2=s.beta2)
+
+    distiller.compile(g_optimizer=adam(), d_optimizer=adam())
+    distiller.build_optimizers()
+    info["taps"] = {"student": distiller.student_taps, "teacher": distiller.teacher_taps}
+    return distiller, info
+
+
+def evaluate_student(student, teacher, reader, features=None) -> dict:
+    """Held-out PSNR / SSIM of the student to truth and to the teacher's output (+ FID / KID with features)."""
+
+    def generate(x):
+        return student(x, training=False)
+
+    scores = paired_scores(generate, reader.dataset, reference=lambda x: teacher(x, training=False))
+    scores = {k.replace("_reference", "_teacher"): v for k, v in scores.items()}
+    if features is not None:
+        real = (t for _, t in reader.dataset)
+        fake = (generate(x) for x, _ in reader.dataset)
+        scores.update(distribution_scores(features, real, fake))
+    return scores
+
+
+def _costs(student, teacher, h: int, w: int) -> dict:
+    costs = {}
+    for label, (height, width) in (("at_training_size", (h, w)), ("at_256", (256, 256 * w // h))):
+        try:
+            ps, pt = profile(student, height, width), profile(teacher, height, width)
+        except ValueError:  # a size the network cannot take
+            continue
+        costs[label] = {"height": height, "width": width, "student_macs": ps.macs, "teacher_macs": pt.macs,
+                        "student_params": ps.params, "teacher_params": pt.params,
+                        "macs_ratio": round(pt.macs / ps.macs, 3)}  # fmt: skip
+    return costs
+
+
+# ---------------------------------------------------------------------------------------------- the run
+
+
+def distill(settings: DistillSettings, run_dir: str, strategy=None, verbose: int = 1, log=print) -> dict:
+    """Distil (or resume distilling) the teacher of ``settings`` into a student in ``run_dir``.
+
+    Running again with the same settings resumes at the last completed epoch; ``epochs`` may be raised.
+
+    Args:
+        settings: The run's settings.
+        run_dir: Output folder (created).
+        strategy: A ``tf.distribute`` strategy (default: the current one); ``batch_size`` is the global batch.
+        verbose: ``fit`` verbosity.
+        log: Where progress messages go.
+
+    Returns:
+        The content of ``metrics.json``.
+
+    Raises:
+        TrainingDiverged: A loss became NaN / Inf (the last good checkpoint and student are kept).
+        ValueError: Bad settings, a teacher that cannot be used, a run dir holding another run, or bad data.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        teacher = load_teacher(settings)
+        s = settings.resolved(teacher)
+        if tuple(teacher.inputs[0].shape[1:3]) not in (s.shape, (None, None)):
+            teacher = load_teacher(s, s.shape)  # rebuilt for the training resolution
+    open_run_dir(run_dir, s, RESUMABLE_CHANGES)
+
+    keras.utils.set_random_seed(s.seed)
+    reader_settings = ReaderSettings(s.size, s.load_size, s.aspect_ratio, s.flip, s.batch_size, True, s.seed,
+                                     s.on_error, s.direction)  # fmt: skip
+    train = open_split(s.task, s.data, reader_settings, "train", True, s.label_nc, bool(s.instance))
+    log(str(train.summary))
+    held_out = held_out_reader(s)
+    if held_out is not None:
+        log(str(held_out.summary))
+    features = InceptionFeatures(s.inception_weights) if s.inception_weights else None
+
+    with strategy.scope():
+        distiller, info = build_distiller(s, teacher, log)
+    run = ResumableRun(run_dir, distiller, strategy, state=distiller.checkpoint_state(), log=log)
+    metrics_path = os.path.join(run_dir, "metrics.json")
+    metrics = read_json(metrics_path) or {}
+    if run.restore(s.epochs) == 0:
+        metrics = {"costs": _costs(distiller.student, teacher, *s.shape), **info}
+        if held_out is not None:
+            metrics["untrained"] = evaluate_student(distiller.student, teacher, held_out, features)
+            teacher_scores = paired_scores(lambda x: teacher(x, training=False), held_out.dataset)
+            if features is not None:
+                real = (t for _, t in held_out.dataset)
+                fake = (teacher(x, training=False) for x, _ in held_out.dataset)
+                teacher_scores.update(distribution_scores(features, real, fake))
+            metrics["teacher"] = teacher_scores
+        write_json(metrics_path, metrics)
+
+    sample_inputs, sample_targets = sample_batch((held_out or train).dataset, s.num_samples, s.batch_size)
+    teacher_samples = teacher(sample_inputs, training=False).numpy()
+
+    def render():
+        columns = [_show(sample_inputs, s.task), teacher_samples, distiller.student(sample_inputs, training=False)]
+        if held_out is not None:  # truth is known (unpaired training data has none)
+            columns.append(sample_targets)
+        return [columns[0], columns[1], columns[2].numpy(), *columns[3:]]
+
+    title = "input | teacher | student" + (" | truth" if held_out is not None else "")
+    run.fit(train.dataset, s.epochs, s.lr, s.decay_epochs, [distiller.g_optimizer, distiller.d_optimizer],
+            {"generator": distiller.student}, render, grid_title=title, verbose=verbose)  # fmt: skip
+    if held_out is not None:
+        metrics["final"] = evaluate_student(distiller.student, teacher, held_out, features)
+    metrics["epochs"] = run.completed_epochs
+    metrics["train_files"] = train.summary.used
+    metrics["train_seconds"] = run.train_seconds
+    write_json(metrics_path, metrics)
+    return metrics
