@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--lambda-distill", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the λ_distill = 0 run (target run only)")
     args = parser.parse_args()
 
     from tfgancomp.backend import tf
@@ -41,7 +42,10 @@ def main() -> None:
 
     shutil.rmtree(args.work, ignore_errors=True)
     runs = {}
-    for label, weight in (("with_distillation", args.lambda_distill), ("without_distillation", 0.0)):
+    variants = [("with_distillation", args.lambda_distill)]
+    if not args.no_baseline:
+        variants.append(("without_distillation", 0.0))
+    for label, weight in variants:
         settings = DistillSettings(
             args.teacher, args.data, student_ngf=args.student_ngf, epochs=args.epochs, decay_epochs=args.decay_epochs,
             batch_size=args.batch_size, lambda_distill=weight, seed=args.seed,
@@ -56,20 +60,24 @@ def main() -> None:
             "wall_seconds_including_evaluation": round(time.time() - start, 1),
         }
         teacher, costs = metrics["teacher"], metrics["costs"]
-    with_d, without_d = runs["with_distillation"]["final"], runs["without_distillation"]["final"]
+    with_d = runs["with_distillation"]["final"]
+    without_d = runs["without_distillation"]["final"] if "without_distillation" in runs else None
     steps = metrics["train_files"] // args.batch_size * args.epochs
     results = {
         "command": "python benchmarks/distill_pix2pix.py --teacher TEACHER_RUN --data DATA "
         + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                   if k not in ("work", "out", "teacher", "data")),  # fmt: skip
+                   if k not in ("work", "out", "teacher", "data", "no_baseline"))
+        + (" --no-baseline" if args.no_baseline else ""),  # fmt: skip
         "teacher_run": {k: v for k, v in json.load(open(os.path.join(args.teacher, "settings.json"))).items()
                         if k in ("ngf", "n_blocks", "size", "epochs", "batch_size")},  # fmt: skip
         "teacher_held_out": teacher,
         "costs": costs,
         "steps_per_run": steps,
         "runs": runs,
-        "psnr_to_truth_gain_from_distillation_db": round(with_d["psnr"] - without_d["psnr"], 3),
-        "psnr_to_teacher_gain_from_distillation_db": round(with_d["psnr_to_teacher"] - without_d["psnr_to_teacher"], 3),
+        "psnr_to_truth_gain_from_distillation_db": round(with_d["psnr"] - without_d["psnr"], 3) if without_d else None,
+        "psnr_to_teacher_gain_from_distillation_db": (
+            round(with_d["psnr_to_teacher"] - without_d["psnr_to_teacher"], 3) if without_d else None
+        ),
         "target": {"max_macs_fraction": 0.1, "min_psnr_to_teacher_db": 25.0,
                    "met": costs["at_training_size"]["macs_ratio"] >= 10 and with_d["psnr_to_teacher"] >= 25.0},
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),

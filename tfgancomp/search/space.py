@@ -1,0 +1,178 @@
+"""Channel search spaces as data: per position of a configuration string, the widths it may take.
+
+A configuration is a tuple of widths in the sub-mobile generators' string format (``c0_c1_..._c7``, see
+:mod:`tfgancomp.models.config`). The reference spaces of GAN Compression / Fast GAN Compression are in
+:data:`SPACES`; user-defined spaces are :class:`SearchSpace` objects or JSON files
+``{"family": "resnet", "choices": [[64, 48, 32], ...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from tfgancomp.models.config import CONFIG_LENGTHS, format_config, parse_config
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The widths each position of a channel configuration may take.
+
+    Args:
+        name: The space's name.
+        family: ``"resnet"`` or ``"spade"`` (which sub-mobile generator the configurations build).
+        choices: Per position, the allowed widths (largest first by convention).
+    """
+
+    name: str
+    family: str
+    choices: tuple[tuple[int, ...], ...]
+
+    def __post_init__(self):
+        if self.family not in CONFIG_LENGTHS:
+            raise ValueError(f"search space {self.name!r}: unknown family {self.family!r}; expected resnet or spade")
+        choices = tuple(tuple(int(w) for w in position) for position in self.choices)
+        if len(choices) != 8:
+            raise ValueError(f"search space {self.name!r} has {len(choices)} positions; configurations have 8")
+        for i, position in enumerate(choices):
+            if not position or any(w <= 0 for w in position) or len(set(position)) != len(position):
+                raise ValueError(
+                    f"search space {self.name!r}: position {i} must list distinct positive widths, got {position}"
+                )
+        object.__setattr__(self, "choices", choices)
+
+    @property
+    def size(self) -> int:
+        """Number of configurations."""
+        return math.prod(len(c) for c in self.choices)
+
+    def largest(self) -> tuple[int, ...]:
+        """The widest configuration."""
+        return tuple(max(c) for c in self.choices)
+
+    def smallest(self) -> tuple[int, ...]:
+        """The narrowest configuration."""
+        return tuple(min(c) for c in self.choices)
+
+    def sample(self, rng: np.random.Generator) -> tuple[int, ...]:
+        """A uniformly random configuration."""
+        return tuple(int(c[rng.integers(len(c))]) for c in self.choices)
+
+    def contains(self, config) -> bool:
+        """Whether ``config`` (string or widths) is a configuration of this space."""
+        try:
+            return self.decode(config) is not None
+        except ValueError:
+            return False
+
+    def decode(self, config) -> tuple[int, ...]:
+        """Widths of a configuration string (or sequence), checked against the space.
+
+        Raises:
+            ValueError: naming the position and the widths it allows.
+        """
+        widths = parse_config(config, self.family)
+        if len(widths) != 8:
+            raise ValueError(f"configuration {config!r} has {len(widths)} entries; space {self.name!r} uses 8")
+        for i, (w, allowed) in enumerate(zip(widths, self.choices, strict=True)):
+            if w not in allowed:
+                raise ValueError(
+                    f"configuration {format_config(widths)!r} is not in space {self.name!r}: position {i} is {w}, "
+                    f"allowed {list(allowed)}"
+                )
+        return widths
+
+    @staticmethod
+    def encode(config) -> str:
+        """The configuration string of widths."""
+        return format_config(config)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "family": self.family, "choices": [list(c) for c in self.choices]}
+
+
+def _uniform(widths):
+    return tuple(tuple(widths) for _ in range(8))
+
+
+#: The reference search spaces, keyed by (family, name).
+SPACES = {
+    ("resnet", "channels-32"): SearchSpace("channels-32", "resnet", _uniform([32, 24, 16])),
+    ("resnet", "channels-48"): SearchSpace(
+        "channels-48",
+        "resnet",
+        (
+            (48, 32),
+            (48, 32),
+            (48, 40, 32),
+            (48, 40, 32),
+            (48, 40, 32),
+            (48, 40, 32),
+            (48, 32, 24, 16),
+            (48, 32, 24, 16),
+        ),
+    ),  # fmt: skip
+    ("resnet", "channels-64-cycleGAN"): SearchSpace("channels-64-cycleGAN", "resnet", _uniform([64, 48, 32, 24, 16])),
+    ("resnet", "channels-64-pix2pix"): SearchSpace(
+        "channels-64-pix2pix", "resnet", _uniform([64, 56, 48, 40, 32, 24, 16])
+    ),
+    ("spade", "channels-48"): SearchSpace("channels-48", "spade", ((48, 40, 32),) * 5 + ((48, 40, 32, 24),) * 3),
+    ("spade", "channels-64"): SearchSpace(
+        "channels-64", "spade", ((64, 48, 40, 32),) * 5 + ((64, 48, 40, 32, 24),) * 3
+    ),
+}
+
+
+def get_space(name: str, family: str = "resnet") -> SearchSpace:
+    """A reference space by name, or a user-defined one from a JSON file path.
+
+    Raises:
+        ValueError: for an unknown name (listing the known ones) or a malformed file.
+    """
+    if name.endswith(".json") or os.path.sep in name:
+        if not os.path.isfile(name):
+            raise ValueError(f"search space file {name} does not exist")
+        try:
+            with open(name) as f:
+                data = json.load(f)
+            return SearchSpace(data.get("name", os.path.basename(name)), data["family"], data["choices"])
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+            raise ValueError(
+                f"search space file {name} is not a JSON object with 'family' and 'choices' (8 lists of widths): {err}"
+            ) from None
+    if (family, name) not in SPACES:
+        known = ", ".join(n for f, n in SPACES if f == family)
+        raise ValueError(f"unknown {family} search space {name!r}; expected one of {known} or a JSON file")
+    return SPACES[(family, name)]
+
+
+def resnet_macs(config, height: int, width: int, n_blocks: int = 9, input_nc: int = 3, output_nc: int = 3) -> int:
+    """MACs (published convention, normalizations included) of ``SubMobileResNetGenerator(config)`` — closed form.
+
+    Equal to ``profile(SubMobileResNetGenerator(config, ...), height, width).macs`` without building the model, so
+    a search can check thousands of candidates against a budget.
+    """
+    c = parse_config(config, "resnet")
+    if len(c) == 6:
+        c = (c[0], c[1], c[2], c[3], c[3], c[3], c[4], c[5])
+    return int(resnet_macs_of_widths(np.asarray(c, np.int64), height, width, n_blocks, input_nc, output_nc))
+
+
+def resnet_macs_of_widths(widths, height: int, width: int, n_blocks: int = 9, input_nc: int = 3, output_nc: int = 3):
+    """:func:`resnet_macs` vectorized: ``widths`` is an ``(..., 8)`` integer array of configurations."""
+    w = np.asarray(widths, np.int64)
+    c0, c1, c2, r1, r2, r3, u1, u2 = (w[..., i] for i in range(8))
+    d1, t, up1 = 2 * c1, 4 * c2, 2 * u1
+    a1, a2, a4 = height * width, (height // 2) * (width // 2), (height // 4) * (width // 4)
+    n1 = n_blocks // 3
+    macs = a1 * c0 * input_nc * 49 + a1 * c0  # stem conv + norm
+    macs = macs + a2 * d1 * c0 * 9 + a2 * d1 + a4 * t * d1 * 9 + a4 * t  # downsampling
+    for r, count in ((r1, n1), (r2, n1), (r3, n_blocks - 2 * n1)):
+        m = 4 * r  # two separable convs (depthwise, inner norm, pointwise) and their norms
+        macs = macs + count * (a4 * (t * 9 + t * m + t) + a4 * m + a4 * (m * 9 + m * t + m) + a4 * t)
+    macs = macs + a2 * up1 * t * 9 + a2 * up1 + a1 * u2 * up1 * 9 + a1 * u2  # transposed convs at output size
+    return macs + a1 * output_nc * u2 * 49
