@@ -116,6 +116,24 @@ def _cmd_data_synth(args) -> int:
     return 0
 
 
+def _add_schedule_flags(p) -> None:
+    """Flags of every training stage: epochs, decay, batch, optimizer."""
+    p.add_argument("--epochs", type=int, default=10, help="total epochs")
+    p.add_argument("--decay-epochs", type=int, help="final epochs of linear learning-rate decay (default half)")
+    p.add_argument("--batch-size", type=int, default=1, help="global batch size")
+    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
+    p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
+
+
+def _add_run_flags(p) -> None:
+    """Flags of every training stage: seed, samples, bad files, distribution, verbosity."""
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and data order")
+    p.add_argument("--num-samples", type=int, default=4, help="examples in each epoch's sample grid")
+    p.add_argument("--skip-bad-files", action="store_true", help="skip and count bad data files instead of stopping")
+    p.add_argument("--mirrored", action="store_true", help="train under tf.distribute.MirroredStrategy")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch")
+
+
 def _add_train_teacher(sub) -> None:
     p = sub.add_parser(
         "train-teacher",
@@ -134,11 +152,7 @@ def _add_train_teacher(sub) -> None:
     p.add_argument("--load-size", type=int, help="resize to this before a random crop of --size")
     p.add_argument("--aspect-ratio", type=float, default=1.0, help="width / height")
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
-    p.add_argument("--epochs", type=int, default=10, help="total epochs")
-    p.add_argument("--decay-epochs", type=int, help="final epochs of linear learning-rate decay (default half)")
-    p.add_argument("--batch-size", type=int, default=1, help="global batch size")
-    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
-    p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
+    _add_schedule_flags(p)
     p.add_argument("--gan-mode", help="lsgan, vanilla or hinge (default: the task's reference choice)")
     p.add_argument("--lambda-l1", type=float, default=100.0, help="pix2pix L1 weight")
     p.add_argument("--lambda-cycle", type=float, default=10.0, help="CycleGAN cycle weight")
@@ -153,11 +167,7 @@ def _add_train_teacher(sub) -> None:
     inst.add_argument("--instance", dest="instance", action="store_true", default=None, help="use instance maps")
     inst.add_argument("--no-instance", dest="instance", action="store_false", help="ignore instance maps")
     p.add_argument("--direction", default="AtoB", help="AtoB or BtoA")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and data order")
-    p.add_argument("--num-samples", type=int, default=4, help="examples in each epoch's sample grid")
-    p.add_argument("--skip-bad-files", action="store_true", help="skip and count bad data files instead of stopping")
-    p.add_argument("--mirrored", action="store_true", help="train under tf.distribute.MirroredStrategy")
-    p.add_argument("--quiet", action="store_true", help="one line per epoch")
+    _add_run_flags(p)
     p.set_defaults(func=_cmd_train_teacher)
 
 
@@ -227,19 +237,11 @@ def _add_distill(sub) -> None:
     p.add_argument("--load-size", type=int, help="resize to this before a random crop of --size")
     p.add_argument("--aspect-ratio", type=float, help="width / height (default: teacher's)")
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
-    p.add_argument("--epochs", type=int, default=10, help="total epochs")
-    p.add_argument("--decay-epochs", type=int, help="final epochs of linear learning-rate decay (default half)")
-    p.add_argument("--batch-size", type=int, default=1, help="global batch size")
-    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
-    p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
+    _add_schedule_flags(p)
     p.add_argument("--vgg-weights", help="local VGG-19 (no top) Keras weights file for the VGG loss")
     p.add_argument("--inception-weights", help="local Inception-v3 (no top) weights file: adds FID / KID")
     p.add_argument("--label-nc", type=int, help="GauGAN label classes (default: teacher's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and data order")
-    p.add_argument("--num-samples", type=int, default=4, help="examples in each epoch's sample grid")
-    p.add_argument("--skip-bad-files", action="store_true", help="skip and count bad data files instead of stopping")
-    p.add_argument("--mirrored", action="store_true", help="train under tf.distribute.MirroredStrategy")
-    p.add_argument("--quiet", action="store_true", help="one line per epoch")
+    _add_run_flags(p)
     p.set_defaults(func=_cmd_distill)
 
 

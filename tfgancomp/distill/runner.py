@@ -19,12 +19,12 @@ import os
 from dataclasses import dataclass
 
 from tfgancomp.backend import custom_objects, keras, tf
-from tfgancomp.data import ReaderSettings, open_split, read_description
+from tfgancomp.data import ReaderSettings, read_description
 from tfgancomp.distill.defaults import DISTILL_DEFAULTS, DISTILL_MODES
 from tfgancomp.distill.distiller import Distiller
 from tfgancomp.distill.taps import init_from_teacher
 from tfgancomp.metrics.profiler import profile
-from tfgancomp.metrics.quality import InceptionFeatures, distribution_scores, paired_scores
+from tfgancomp.metrics.quality import distribution_scores, paired_scores
 from tfgancomp.models import (
     MobileResNetGenerator,
     MobileSPADEGenerator,
@@ -38,7 +38,7 @@ from tfgancomp.models.config import parse_config
 from tfgancomp.train.loop import ResumableRun, open_run_dir, read_json, write_json
 from tfgancomp.train.losses import GAN_MODES
 from tfgancomp.train.perceptual import VGGPerceptual
-from tfgancomp.train.runner import TEACHER_TASKS, _show, held_out_reader, sample_batch
+from tfgancomp.train.runner import TEACHER_TASKS, _show, open_data, record_run, sample_batch
 from tfgancomp.validation import check_choice, check_positive_int
 
 #: Settings that may change between a run and its resumption.
@@ -410,14 +410,7 @@ def distill(settings: DistillSettings, run_dir: str, strategy=None, verbose: int
     open_run_dir(run_dir, s, RESUMABLE_CHANGES)
 
     keras.utils.set_random_seed(s.seed)
-    reader_settings = ReaderSettings(s.size, s.load_size, s.aspect_ratio, s.flip, s.batch_size, True, s.seed,
-                                     s.on_error, s.direction)  # fmt: skip
-    train = open_split(s.task, s.data, reader_settings, "train", True, s.label_nc, bool(s.instance))
-    log(str(train.summary))
-    held_out = held_out_reader(s)
-    if held_out is not None:
-        log(str(held_out.summary))
-    features = InceptionFeatures(s.inception_weights) if s.inception_weights else None
+    train, held_out, features = open_data(s, log)
 
     with strategy.scope():
         distiller, info = build_distiller(s, teacher, log)
@@ -450,8 +443,4 @@ def distill(settings: DistillSettings, run_dir: str, strategy=None, verbose: int
             {"generator": distiller.student}, render, grid_title=title, verbose=verbose)  # fmt: skip
     if held_out is not None:
         metrics["final"] = evaluate_student(distiller.student, teacher, held_out, features)
-    metrics["epochs"] = run.completed_epochs
-    metrics["train_files"] = train.summary.used
-    metrics["train_seconds"] = run.train_seconds
-    write_json(metrics_path, metrics)
-    return metrics
+    return record_run(metrics, run, train, metrics_path)

@@ -273,6 +273,32 @@ def sample_batch(dataset, count: int, batch_size: int):
     return np.concatenate([x for x, _ in batches])[:count], np.concatenate([y for _, y in batches])[:count]
 
 
+def open_data(settings, log=print):
+    """The training reader, the held-out reader (or ``None``) and the Inception extractor (or ``None``).
+
+    ``settings`` is any resolved stage settings with the reader fields (``task``, ``data``, ``size``, ...).
+    """
+    s = settings
+    reader_settings = ReaderSettings(s.size, s.load_size, s.aspect_ratio, s.flip, s.batch_size, True, s.seed,
+                                     s.on_error, s.direction)  # fmt: skip
+    train = open_split(s.task, s.data, reader_settings, "train", True, s.label_nc, bool(s.instance))
+    log(str(train.summary))
+    held_out = held_out_reader(s)
+    if held_out is not None:
+        log(str(held_out.summary))
+    features = InceptionFeatures(s.inception_weights) if s.inception_weights else None
+    return train, held_out, features
+
+
+def record_run(metrics: dict, run, train, metrics_path: str) -> dict:
+    """Add the run's completed epochs, training files and seconds to ``metrics`` and write ``metrics.json``."""
+    metrics["epochs"] = run.completed_epochs
+    metrics["train_files"] = train.summary.used
+    metrics["train_seconds"] = run.train_seconds
+    write_json(metrics_path, metrics)
+    return metrics
+
+
 def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbose: int = 1, log=print) -> dict:
     """Train (or resume training) the teacher of ``settings`` in ``run_dir``; return its ``metrics.json`` content.
 
@@ -294,14 +320,7 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
     open_run_dir(run_dir, s, RESUMABLE_CHANGES)
 
     keras.utils.set_random_seed(s.seed)
-    reader_settings = ReaderSettings(s.size, s.load_size, s.aspect_ratio, s.flip, s.batch_size, True, s.seed,
-                                     s.on_error, s.direction)  # fmt: skip
-    train = open_split(s.task, s.data, reader_settings, "train", True, s.label_nc, bool(s.instance))
-    log(str(train.summary))
-    held_out = held_out_reader(s)
-    if held_out is not None:
-        log(str(held_out.summary))
-    features = InceptionFeatures(s.inception_weights) if s.inception_weights else None
+    train, held_out, features = open_data(s, log)
 
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
@@ -326,8 +345,4 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
             render, verbose=verbose)  # fmt: skip
     if held_out is not None:
         metrics["final"] = evaluate(task.generator, held_out, features)
-    metrics["epochs"] = run.completed_epochs
-    metrics["train_files"] = train.summary.used
-    metrics["train_seconds"] = run.train_seconds
-    write_json(metrics_path, metrics)
-    return metrics
+    return record_run(metrics, run, train, metrics_path)
