@@ -1,0 +1,119 @@
+"""Elastic-width layers of once-for-all supernets: the active widths are call arguments, never layer state.
+
+Each layer holds the kernel of its largest width and computes with the leading slice ``K[:, :, :c_in, :c_out]``
+(first input channels from the input tensor, first output channels from the ``channels`` argument). Widths may be
+int32 scalar tensors, so one ``tf.function`` trace serves every configuration. The weights have the layouts of
+the plain Keras layers (``Conv2D``, ``DepthwiseConv2D``, ``Conv2DTranspose``), so a subnet is extracted by
+slicing them.
+"""
+
+from __future__ import annotations
+
+from tfgancomp.backend import keras, register, tf
+from tfgancomp.validation import check_positive_int
+
+
+def instance_norm(x, epsilon: float = 1e-5):
+    """:class:`~tfgancomp.layers.InstanceNorm` (no affine) on a tensor of any channel count."""
+    mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    return (x - mean) * tf.math.rsqrt(variance + epsilon)
+
+
+class _Elastic(keras.layers.Layer):
+    def __init__(self, max_in: int, max_out: int, kernel_size: int, strides: int = 1, use_bias: bool = True,
+                 **kwargs):  # fmt: skip
+        super().__init__(**kwargs)
+        self.max_in = check_positive_int(f"{type(self).__name__} max_in", max_in)
+        self.max_out = check_positive_int(f"{type(self).__name__} max_out", max_out)
+        self.kernel_size = check_positive_int(f"{type(self).__name__} kernel_size", kernel_size)
+        self.strides = check_positive_int(f"{type(self).__name__} strides", strides)
+        self.use_bias = bool(use_bias)
+
+    def get_config(self):
+        return {**super().get_config(), "max_in": self.max_in, "max_out": self.max_out,
+                "kernel_size": self.kernel_size, "strides": self.strides, "use_bias": self.use_bias}  # fmt: skip
+
+
+@register
+class ElasticConv2D(_Elastic):
+    """A ``Conv2D`` (``'valid'`` padding) whose output width is a call argument.
+
+    Args:
+        max_in: Largest input width.
+        max_out: Largest output width.
+        kernel_size: Square kernel size.
+        strides: Stride.
+        use_bias: Whether the convolution has a bias.
+        **kwargs: Standard Keras layer arguments.
+    """
+
+    def build(self, input_shape):
+        k = self.kernel_size
+        self.kernel = self.add_weight(name="kernel", shape=(k, k, self.max_in, self.max_out),
+                                      initializer="glorot_uniform")  # fmt: skip
+        self.bias = self.add_weight(name="bias", shape=(self.max_out,), initializer="zeros") if self.use_bias else None
+        super().build(input_shape)
+
+    def call(self, inputs, channels=None):
+        c_out = self.max_out if channels is None else channels
+        c_in = tf.shape(inputs)[-1]
+        y = tf.nn.conv2d(inputs, self.kernel[:, :, :c_in, :c_out], self.strides, "VALID")
+        return y + self.bias[:c_out] if self.bias is not None else y
+
+
+@register
+class ElasticDepthwiseConv2D(_Elastic):
+    """A ``DepthwiseConv2D`` (``'valid'``, multiplier 1) over however many channels its input has.
+
+    Args:
+        max_in: Largest width (``max_out`` equals it).
+        max_out: Must equal ``max_in``.
+        kernel_size: Square kernel size.
+        strides: Stride.
+        use_bias: Whether the convolution has a bias.
+        **kwargs: Standard Keras layer arguments.
+    """
+
+    def build(self, input_shape):
+        k = self.kernel_size
+        self.kernel = self.add_weight(name="depthwise_kernel", shape=(k, k, self.max_in, 1),
+                                      initializer="glorot_uniform")  # fmt: skip
+        self.bias = self.add_weight(name="bias", shape=(self.max_in,), initializer="zeros") if self.use_bias else None
+        super().build(input_shape)
+
+    def call(self, inputs, channels=None):
+        c = tf.shape(inputs)[-1]
+        s = self.strides
+        y = tf.nn.depthwise_conv2d(inputs, self.kernel[:, :, :c, :], [1, s, s, 1], "VALID")
+        return y + self.bias[:c] if self.bias is not None else y
+
+
+@register
+class ElasticConv2DTranspose(_Elastic):
+    """A stride-2 3×3 ``Conv2DTranspose`` cropped to PyTorch's ``padding=1, output_padding=1`` (doubles H, W).
+
+    Args:
+        max_in: Largest input width.
+        max_out: Largest output width.
+        kernel_size: Square kernel size (3 in the generators).
+        strides: Stride (2 in the generators).
+        use_bias: Whether the convolution has a bias.
+        **kwargs: Standard Keras layer arguments.
+    """
+
+    def build(self, input_shape):
+        k = self.kernel_size
+        self.kernel = self.add_weight(name="kernel", shape=(k, k, self.max_out, self.max_in),
+                                      initializer="glorot_uniform")  # fmt: skip
+        self.bias = self.add_weight(name="bias", shape=(self.max_out,), initializer="zeros") if self.use_bias else None
+        super().build(input_shape)
+
+    def call(self, inputs, channels=None):
+        c_out = self.max_out if channels is None else channels
+        shape = tf.shape(inputs)
+        s, k = self.strides, self.kernel_size
+        out_shape = tf.stack([shape[0], (shape[1] - 1) * s + k, (shape[2] - 1) * s + k, c_out])
+        y = tf.nn.conv2d_transpose(inputs, self.kernel[:, :, :c_out, : shape[3]], out_shape, s, "VALID")
+        if self.bias is not None:
+            y = y + self.bias[:c_out]
+        return y[:, 1:, 1:, :]
