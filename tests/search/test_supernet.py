@@ -64,3 +64,42 @@ def test_elastic_layers_use_the_leading_slice_of_their_widest_kernel():
     plain.build((None, 5, 5, 4))
     plain.set_weights([up.kernel.numpy()[:, :, :3, :4], up.bias.numpy()[:3]])
     np.testing.assert_allclose(plain(x).numpy()[:, 1:, 1:, :], y.numpy(), atol=1e-5)
+
+
+def test_supernet_distillation_samples_configurations_in_one_trace_and_learns():
+    from tfgancomp.models import PatchGANDiscriminator, ResNetGenerator
+    from tfgancomp.search.training import SupernetDistiller
+
+    keras.utils.set_random_seed(1)
+    teacher = ResNetGenerator(ngf=4, n_blocks=3, height=32, width=32, name="generator")
+    supernet = SuperMobileResNetGenerator(ngf=16, n_blocks=3)
+    disc = PatchGANDiscriminator(6, 4, height=32, width=32)
+    distiller = SupernetDistiller(supernet, teacher, disc, SPACE, sampling="uniform", seed=3)
+    assert [m.max_in for m in distiller.mappings] == [64] * 4 and [m.max_out for m in distiller.mappings] == [16] * 4
+    configs = {tuple(int(w) for w in distiller.sample_config(step).numpy()) for step in range(40)}
+    assert len(configs) >= 30 and all(SPACE.contains(c) for c in configs)
+    assert tuple(distiller.sample_config(7).numpy()) == tuple(distiller.sample_config(7).numpy())  # stateless
+    sandwich = SupernetDistiller(supernet, teacher, disc, SPACE, sampling="sandwich")
+    assert tuple(sandwich.sample_config(3).numpy()) == SPACE.largest()
+    assert tuple(sandwich.sample_config(4).numpy()) == SPACE.smallest()
+
+    traces = []
+    forward = distiller._student_forward
+
+    def counting(inputs, training):
+        traces.append(training)
+        return forward(inputs, training)
+
+    distiller._student_forward = counting
+    distiller.compile(keras.optimizers.Adam(2e-3, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
+    distiller.build_optimizers()  # slot variables exist before the first trace (else TF traces it twice)
+    x = tf.random.uniform((8, 32, 32, 3), -1, 1)
+    before = float(tf.reduce_mean(distiller.feature_error(x)))
+    teacher_weights = [w.copy() for w in teacher.get_weights()]
+    history = distiller.fit(tf.data.Dataset.from_tensor_slices((x, x)).batch(2), epochs=6, verbose=0).history
+    after = float(tf.reduce_mean(distiller.feature_error(x)))
+    assert traces.count(True) == 1, "the train step was traced more than once"
+    assert after < before and all(np.isfinite(history["g_loss"]))
+    assert all(np.array_equal(a, b) for a, b in zip(teacher_weights, teacher.get_weights(), strict=True))
+    with pytest.raises(ValueError, match="over the supernet's 8"):
+        SupernetDistiller(SuperMobileResNetGenerator(ngf=8, n_blocks=3), teacher, disc, SPACE)

@@ -86,32 +86,46 @@ class Distiller(_GANTask):
                 raise ValueError(f"{what} must be >= 0, got {value!r}")
         if discriminator is None and (lambda_gan or lambda_feat):
             raise ValueError("lambda_gan and lambda_feat need a discriminator; pass one or set both weights to 0")
-        if tuple(student.inputs[0].shape[-1:]) != tuple(teacher.inputs[0].shape[-1:]):
-            raise ValueError(
-                f"student input {student.inputs[0].shape} and teacher input {teacher.inputs[0].shape} differ in "
-                "channels: they must read the same inputs"
-            )
         super().__init__(**kwargs)
-        self.student_taps = list(student_taps) if student_taps is not None else default_taps(student)
+        self.student, self.discriminator = student, discriminator
+        self.generator = student  # the generator of this task, as in the teacher tasks
         self.teacher_taps = list(teacher_taps) if teacher_taps is not None else default_taps(teacher)
+        self._set_teacher(teacher, tap_model(teacher, self.teacher_taps, name="teacher_taps"))
+        student_shapes = self._init_student(student, student_taps, teacher)
         if len(self.student_taps) != len(self.teacher_taps):
             raise ValueError(
                 f"{len(self.student_taps)} student taps {self.student_taps} but {len(self.teacher_taps)} teacher "
                 f"taps {self.teacher_taps}; name one teacher layer per student layer"
             )
-        self.student, self.discriminator = student, discriminator
-        self.generator = student  # the generator of this task, as in the teacher tasks
-        self.student_tapped = tap_model(student, self.student_taps, name="student_taps")
-        self._set_teacher(teacher, tap_model(teacher, self.teacher_taps, name="teacher_taps"))
-        for s_tap, t_tap, s, t in zip(self.student_taps, self.teacher_taps, self.student_tapped.outputs[1:],
+        for s_tap, t_tap, s, t in zip(self.student_taps, self.teacher_taps, student_shapes,
                                       self.teacher_tapped.outputs[1:], strict=True):  # fmt: skip
-            if s.shape[1:3] != t.shape[1:3] and None not in (*s.shape[1:3], *t.shape[1:3]):
-                raise ValueError(f"tap {s_tap} {s.shape} and {t_tap} {t.shape} differ in spatial size")
-        self.mappings = build_mappings(tap_channels(self.student_tapped), tap_channels(self.teacher_tapped))
+            if tuple(s[1:3]) != tuple(t.shape[1:3]) and None not in (*s[1:3], *t.shape[1:3]):
+                raise ValueError(f"tap {s_tap} {tuple(s)} and {t_tap} {t.shape} differ in spatial size")
+        self.mappings = self._make_mappings([int(s[-1]) for s in student_shapes], tap_channels(self.teacher_tapped))
         self.mode, self.gan_mode = mode, gan_mode
         self.lambda_gan, self.lambda_recon = float(lambda_gan), float(lambda_recon)
         self.lambda_distill, self.lambda_feat = float(lambda_distill), float(lambda_feat)
         self.perceptual, self.lambda_vgg = perceptual, float(lambda_vgg)
+
+    def _init_student(self, student, student_taps, teacher) -> list:
+        """Set up the student's taps; returns the shape of each tap. Overridden by supernet distillation."""
+        if tuple(student.inputs[0].shape[-1:]) != tuple(teacher.inputs[0].shape[-1:]):
+            raise ValueError(
+                f"student input {student.inputs[0].shape} and teacher input {teacher.inputs[0].shape} differ in "
+                "channels: they must read the same inputs"
+            )
+        self.student_taps = list(student_taps) if student_taps is not None else default_taps(student)
+        self.student_tapped = tap_model(student, self.student_taps, name="student_taps")
+        return [tuple(t.shape) for t in self.student_tapped.outputs[1:]]
+
+    def _make_mappings(self, student_channels, teacher_channels):
+        """The 1×1 convs from each student tap's width to the teacher's."""
+        return build_mappings(student_channels, teacher_channels)
+
+    def _student_forward(self, inputs, training):
+        """The student's output and tap activations for a batch."""
+        out, *features = self.student_tapped(inputs, training=training)
+        return out, features
 
     @tf.__internal__.tracking.no_automatic_dependency_tracking
     def _set_teacher(self, teacher, tapped):
@@ -146,7 +160,7 @@ class Distiller(_GANTask):
         recon_target = targets if self.mode == "paired" else teacher_out
         adversarial = self.discriminator is not None and (self.lambda_gan > 0 or self.lambda_feat > 0)
         with tf.GradientTape() as g_tape:
-            student_out, *student_features = self.student_tapped(inputs, training=True)
+            student_out, student_features = self._student_forward(inputs, training=True)
             zero = tf.zeros(tf.shape(inputs)[:1])
             d_loss = zero
             if adversarial:
@@ -182,5 +196,5 @@ class Distiller(_GANTask):
     def feature_error(self, inputs):
         """Per-example unweighted ``Σ_i MSE(map_i(s_i), t_i)`` on ``inputs`` (inference mode, no update)."""
         _, *teacher_features = self.teacher_tapped(inputs, training=False)
-        _, *student_features = self.student_tapped(inputs, training=False)
+        _, student_features = self._student_forward(inputs, training=False)
         return distill_loss(student_features, teacher_features, self.mappings)

@@ -61,9 +61,15 @@ class SuperMobileResNetGenerator(keras.Model):
         self.up1_conv = ElasticConv2DTranspose(4 * g, 2 * g, 3, 2, name="up1_conv")
         self.up2_conv = ElasticConv2DTranspose(2 * g, g, 3, 2, name="up2_conv")
         self.head_conv = ElasticConv2D(g, output_nc, 7, name="head_conv")
+        for layer in self._elastic_layers():  # weights exist from construction (optimizers, checkpoints need them)
+            layer.build(None)
         n1 = n_blocks // 3
         self._group = [0] * n1 + [1] * n1 + [2] * (n_blocks - 2 * n1)
         self._taps = [b for b in (n1, 2 * n1, n_blocks) if b > 0]
+
+    def _elastic_layers(self):
+        fixed = [self.stem_conv, self.down1_conv, self.down2_conv, self.up1_conv, self.up2_conv, self.head_conv]
+        return fixed + [layer for convs in self.blocks for layer in convs.values()]
 
     def largest(self) -> tuple[int, ...]:
         """The widest configuration."""
