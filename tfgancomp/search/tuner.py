@@ -1,0 +1,158 @@
+"""A model-free KerasTuner tuner that scores channel configurations from a supernet's shared weights."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+from keras_tuner.engine.base_tuner import BaseTuner
+from PIL import Image, ImageDraw
+
+from tfgancomp.backend import tf
+from tfgancomp.metrics.quality import psnr, ssim
+from tfgancomp.search.oracle import config_of
+from tfgancomp.search.space import SearchSpace
+
+SCORES = ("psnr", "psnr_to_teacher")
+
+
+class SupernetTuner(BaseTuner):
+    """Scores each proposed configuration with the supernet's shared weights — no retraining — on fixed batches.
+
+    The batches are a held-out slice of the *training* data (the test split stays untouched for the final
+    report). Every trial reports mean PSNR / SSIM to truth, PSNR to the teacher's output (when a teacher is
+    given) and the configuration's MACs; ``objective`` picks which of ``psnr`` / ``psnr_to_teacher`` is the
+    score. A configuration is a tensor argument of one ``tf.function``, so scoring does not retrace.
+
+    Args:
+        oracle: One of :mod:`tfgancomp.search.oracle`'s oracles.
+        supernet: The trained supernet.
+        batches: ``[(inputs, targets), ...]`` numpy batches in [-1, 1].
+        space: The search space (to describe results).
+        cost: ``cost(config)`` (MACs at the data's resolution, as the oracle's budget).
+        reference_cost: Optional ``cost(config)`` at 256×256, for comparison with the published tables.
+        teacher: Optional teacher generator (adds ``psnr_to_teacher``).
+        objective: ``"psnr"`` (to truth, paired data) or ``"psnr_to_teacher"``.
+        directory: KerasTuner directory (the search's resumable state).
+        project_name: KerasTuner project name.
+        overwrite: Start afresh instead of resuming.
+    """
+
+    def __init__(self, oracle, supernet, batches, space: SearchSpace, cost, reference_cost=None, teacher=None,
+                 objective: str = "psnr", directory=None, project_name="search", overwrite=False):  # fmt: skip
+        if objective not in SCORES:
+            raise ValueError(f"objective must be one of {SCORES}, got {objective!r}")
+        if objective == "psnr_to_teacher" and teacher is None:
+            raise ValueError("objective 'psnr_to_teacher' needs the teacher")
+        if not batches:
+            raise ValueError("the tuner needs at least one (inputs, targets) batch to score configurations")
+        super().__init__(oracle, None, directory=directory, project_name=project_name, overwrite=overwrite)
+        self.supernet, self.space, self.cost, self.reference_cost = supernet, space, cost, reference_cost
+        self.objective = objective
+        self.batches = [(np.asarray(x, np.float32), np.asarray(y, np.float32)) for x, y in batches]
+        self.teacher_outputs = (
+            [teacher(x, training=False).numpy() for x, _ in self.batches] if teacher is not None else None
+        )
+        self._generate = tf.function(lambda x, c: supernet(x, c, training=False), reduce_retracing=True)
+
+    def score(self, config) -> dict:
+        """Scores of one configuration (also usable outside a search)."""
+        config_tensor = tf.constant(config, tf.int32)
+        sums = {"psnr": 0.0, "ssim": 0.0, "psnr_to_teacher": 0.0}
+        count = 0
+        for i, (x, y) in enumerate(self.batches):
+            out = self._generate(tf.constant(x), config_tensor)
+            sums["psnr"] += float(tf.reduce_sum(psnr(out, y)))
+            sums["ssim"] += float(tf.reduce_sum(ssim(out, y)))
+            if self.teacher_outputs is not None:
+                sums["psnr_to_teacher"] += float(tf.reduce_sum(psnr(out, self.teacher_outputs[i])))
+            count += len(x)
+        scores = {k: v / count for k, v in sums.items() if k != "psnr_to_teacher" or self.teacher_outputs}
+        scores["macs"] = float(self.cost(config))
+        if self.reference_cost is not None:
+            scores["macs_256"] = float(self.reference_cost(config))
+        scores["score"] = scores[self.objective]
+        return scores
+
+    def run_trial(self, trial, *args, **kwargs):
+        return self.score(config_of(trial.hyperparameters.values))
+
+    def save_model(self, trial_id, model, step=0):
+        """Nothing to save: configurations are scored from the supernet's shared weights."""
+
+    def load_model(self, trial):
+        raise NotImplementedError("a configuration's model is extract_subnet(supernet, config)")
+
+    def results(self) -> list[dict]:
+        """Completed trials, best first: config string and every reported figure."""
+        rows = []
+        for trial in self.oracle.trials.values():
+            if trial.status != "COMPLETED" or trial.score is None:
+                continue
+            row = {"trial": trial.trial_id, "config": self.space.encode(config_of(trial.hyperparameters.values))}
+            for name in trial.metrics.metrics:
+                row[name] = trial.metrics.get_last_value(name)
+            rows.append(row)
+        return sorted(rows, key=lambda r: r["score"], reverse=True)
+
+
+def write_results(rows: list[dict], out_dir: str, budget: float | None = None) -> dict:
+    """Write ``results.json``, ``results.csv`` (config, MACs, score, ...) and a MACs-vs-score ``scatter.png``.
+
+    Returns:
+        The paths written.
+    """
+    if not rows:
+        raise ValueError("no completed trials to write")
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {name: os.path.join(out_dir, name) for name in ("results.json", "results.csv", "scatter.png")}
+    with open(paths["results.json"], "w") as f:
+        json.dump({"budget_macs": budget, "trials": rows}, f, indent=2)
+        f.write("\n")
+    fields = ["config"] + sorted({k for r in rows for k in r} - {"config"})
+    with open(paths["results.csv"], "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    scatter(rows, paths["scatter.png"], budget)
+    return paths
+
+
+def scatter(rows: list[dict], path: str, budget: float | None = None, size=(640, 480)) -> None:
+    """A MACs (x, G) vs score (y) scatter plot as PNG; the best trial in red, the budget as a vertical line."""
+    w, h = size
+    margin = 60
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    xs = np.array([r["macs"] for r in rows]) / 1e9
+    ys = np.array([r["score"] for r in rows])
+    x_hi = max(xs.max(), (budget or 0) / 1e9) * 1.05
+    x_lo = min(xs.min(), x_hi) * 0.95
+    y_lo, y_hi = ys.min(), ys.max()
+    y_pad = (y_hi - y_lo) * 0.05 or 1.0
+    y_lo, y_hi = y_lo - y_pad, y_hi + y_pad
+
+    def to_px(x, y):
+        return (margin + (x - x_lo) / (x_hi - x_lo or 1) * (w - 2 * margin),
+                h - margin - (y - y_lo) / (y_hi - y_lo) * (h - 2 * margin))  # fmt: skip
+
+    draw.rectangle([margin, margin, w - margin, h - margin], outline="black")
+    for frac in (0.0, 0.5, 1.0):
+        gx, gy = x_lo + frac * (x_hi - x_lo), y_lo + frac * (y_hi - y_lo)
+        px, _ = to_px(gx, y_lo)
+        _, py = to_px(x_lo, gy)
+        draw.text((px - 15, h - margin + 8), f"{gx:.3g}", fill="black")
+        draw.text((5, py - 6), f"{gy:.3g}", fill="black")
+    draw.text((w // 2 - 30, h - 20), "MACs (G)", fill="black")
+    draw.text((5, 10), "score", fill="black")
+    if budget:
+        bx, _ = to_px(budget / 1e9, y_lo)
+        draw.line([bx, margin, bx, h - margin], fill=(120, 120, 255))
+    for x, y in zip(xs, ys, strict=True):
+        px, py = to_px(x, y)
+        draw.ellipse([px - 2, py - 2, px + 2, py + 2], fill=(60, 60, 60))
+    px, py = to_px(xs[int(np.argmax(ys))], ys.max())
+    draw.ellipse([px - 5, py - 5, px + 5, py + 5], outline="red", width=2)
+    image.save(path)
