@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import time
+
+from _results import machine, write_results
 
 
 def main() -> None:
@@ -80,14 +81,9 @@ def main() -> None:
         ),
         "target": {"max_macs_fraction": 0.1, "min_psnr_to_teacher_db": 25.0,
                    "met": costs["at_training_size"]["macs_ratio"] >= 10 and with_d["psnr_to_teacher"] >= 25.0},
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "tensorflow": tf.__version__},
+        "machine": machine(tf.__version__),
     }  # fmt: skip
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=2)
-        f.write("\n")
-    print(json.dumps(results, indent=2))
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,9 @@ machine load affects both alike; the ratio of median steps/s is reported.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
+
+from _results import machine, write_results
 
 
 def main() -> None:
@@ -70,14 +69,9 @@ def main() -> None:
         "steps_per_second_median": {k: round(v, 3) for k, v in median.items()},
         "steps_per_second_blocks": {k: [round(v, 3) for v in r] for k, r in rates.items()},
         "supernet_vs_largest_subnet": round(median["supernet"] / median["largest_subnet"], 3),
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "tensorflow": tf.__version__},
+        "machine": machine(tf.__version__),
     }  # fmt: skip
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=2)
-        f.write("\n")
-    print(json.dumps(results, indent=2))
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

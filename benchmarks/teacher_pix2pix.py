@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import time
+
+from _results import machine, write_results
 
 
 def main() -> None:
@@ -59,17 +60,9 @@ def main() -> None:
         "training_images_seen": images,
         "images_per_second": round(images / metrics["train_seconds"], 3),
         "target_psnr_db": 22.0,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "tensorflow": tf.__version__,
-        },  # fmt: skip
+        "machine": machine(tf.__version__),
     }
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=2)
-        f.write("\n")
-    print(json.dumps(results, indent=2))
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":
