@@ -231,6 +231,7 @@ def _add_distill(sub) -> None:
     p.add_argument("--lambda-feat", type=float, help="GAN feature-matching weight (GauGAN)")
     p.add_argument("--lambda-vgg", type=float, help="VGG weight (GauGAN, with --vgg-weights)")
     p.add_argument("--init-from-teacher", action="store_true", help="start the student from the teacher's weights")
+    p.add_argument("--student-init", help="generator file / run dir to start the student from (fine-tune an extract)")
     p.add_argument("--fresh-discriminator", action="store_true", help="do not start from the teacher's discriminator")
     p.add_argument("--ndf", type=int, help="discriminator width (default: teacher's)")
     p.add_argument("--size", type=int, help="image height (default: teacher's)")
@@ -255,7 +256,7 @@ def _cmd_distill(args) -> int:
         task=args.task, n_blocks=args.n_blocks, student_taps=_names(args.student_taps),
         teacher_taps=_names(args.teacher_taps), mode=args.mode, gan_mode=args.gan_mode, lambda_gan=args.lambda_gan,
         lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill, lambda_feat=args.lambda_feat,
-        lambda_vgg=args.lambda_vgg, init_from_teacher=args.init_from_teacher,
+        lambda_vgg=args.lambda_vgg, init_from_teacher=args.init_from_teacher, student_init=args.student_init,
         teacher_discriminator=not args.fresh_discriminator, ndf=args.ndf, size=args.size, load_size=args.load_size,
         aspect_ratio=args.aspect_ratio, flip=not args.no_flip, epochs=args.epochs, decay_epochs=args.decay_epochs,
         batch_size=args.batch_size, lr=args.lr, beta1=args.beta1, vgg_weights=args.vgg_weights,
@@ -282,6 +283,121 @@ def _cmd_distill(args) -> int:
     return 0
 
 
+def _add_train_supernet(sub) -> None:
+    p = sub.add_parser(
+        "train-supernet",
+        help="train a once-for-all supernet against a teacher (resumes an interrupted run)",
+        description="Train a weight-sharing supernet over a channel search space with the distillation objective, "
+        "one configuration sampled per step, into RUN_DIR (checkpoints hold the supernet; generator.keras is the "
+        "largest subnet). Unset options come from the teacher's run and the reference defaults of its task.",
+    )
+    p.add_argument("--teacher", required=True, help="teacher run dir (pix2pix or CycleGAN)")
+    p.add_argument("--data", required=True, help="dataset folder in the task's layout")
+    p.add_argument("--space", required=True, help="search space: channels-32, channels-48, channels-64-cycleGAN, "
+                   "channels-64-pix2pix or a JSON file")  # fmt: skip
+    p.add_argument("--out", required=True, help="run dir")
+    p.add_argument("--sampling", default="uniform", help="uniform or sandwich")
+    p.add_argument("--lambda-distill", type=float, help="feature distillation weight")
+    p.add_argument("--lambda-recon", type=float, help="reconstruction (L1) weight")
+    p.add_argument("--lambda-gan", type=float, help="adversarial weight")
+    p.add_argument("--size", type=int, help="image height (default: teacher's)")
+    _add_schedule_flags(p)
+    _add_run_flags(p)
+    p.set_defaults(func=_cmd_train_supernet)
+
+
+def _cmd_train_supernet(args) -> int:
+    from tfgancomp.backend import tf
+    from tfgancomp.search.runner import SupernetSettings, train_supernet
+    from tfgancomp.train import TrainingDiverged
+
+    settings = SupernetSettings(
+        teacher=args.teacher, data=args.data, space=args.space, sampling=args.sampling,
+        lambda_distill=args.lambda_distill, lambda_recon=args.lambda_recon, lambda_gan=args.lambda_gan,
+        size=args.size, epochs=args.epochs, decay_epochs=args.decay_epochs, batch_size=args.batch_size, lr=args.lr,
+        beta1=args.beta1, seed=args.seed, num_samples=args.num_samples,
+        on_error="skip" if args.skip_bad_files else "raise",
+    )  # fmt: skip
+    strategy = tf.distribute.MirroredStrategy() if args.mirrored else None
+    try:
+        metrics = train_supernet(settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1)
+    except TrainingDiverged as err:
+        print(f"tfgancomp train-supernet: training diverged: {err}", file=sys.stderr)
+        return 1
+    final = metrics.get("final")
+    if final:
+        print(f"largest configuration: held-out PSNR to truth {final['psnr']:.2f} dB, to the teacher "
+              f"{final['psnr_to_teacher']:.2f} dB")  # fmt: skip
+    print(f"supernet: {args.out}/checkpoints (tfgancomp.search.runner.load_supernet({args.out!r}))")
+    return 0
+
+
+def _add_extract(sub) -> None:
+    p = sub.add_parser(
+        "extract",
+        help="extract one configuration of a trained supernet as a plain generator",
+        description="Write OUT/generator.keras: a SubMobileResNetGenerator of CONFIG with the supernet's sliced "
+        "weights (no supernet code), loadable by every later stage (distill --student-init, export).",
+    )
+    p.add_argument("--supernet", required=True, help="supernet run dir")
+    p.add_argument("--config", required=True, help="channel configuration, e.g. 32_24_32_16_24_32_16_24")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=_cmd_extract)
+
+
+def _cmd_extract(args) -> int:
+    import os
+
+    from tfgancomp.metrics import profile
+    from tfgancomp.search import extract_subnet
+    from tfgancomp.search.runner import load_supernet
+
+    supernet, settings = load_supernet(args.supernet)
+    h = settings["size"]
+    w = int(round(h * settings["aspect_ratio"]))
+    subnet = extract_subnet(supernet, args.config, h, w, name="student")
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "generator.keras")
+    subnet.save(path)
+    cost = profile(subnet)
+    print(f"{subnet.config_string}: {cost.macs / 1e9:.3f} G MACs at {h}x{w}, {cost.params / 1e6:.3f} M params")
+    print(f"generator: {path}")
+    return 0
+
+
+def _add_search(sub) -> None:
+    p = sub.add_parser(
+        "search",
+        help="search a trained supernet's channel configurations under a MACs budget (resumable)",
+        description="Score configurations from the supernet's shared weights on a slice of the training data, "
+        "proposed by a KerasTuner oracle that never exceeds the budget (MACs at the training resolution). Writes "
+        "OUT/results.json, results.csv and scatter.png; the same command again continues the search.",
+    )
+    p.add_argument("--supernet", required=True, help="supernet run dir")
+    p.add_argument("--budget-macs", required=True, type=float, help="largest MACs at the training resolution")
+    p.add_argument("--out", required=True, help="search folder (KerasTuner state and results)")
+    p.add_argument("--space", help="search space (default: the supernet's)")
+    p.add_argument("--oracle", default="evolution", help="evolution, random or bayesian")
+    p.add_argument("--trials", type=int, default=100, help="trials in total")
+    p.add_argument("--population", type=int, default=50, help="evolution population")
+    p.add_argument("--images", type=int, default=16, help="training images scored per configuration")
+    p.add_argument("--score", help="psnr (to truth) or psnr_to_teacher (default for unpaired data)")
+    p.add_argument("--seed", type=int, default=0, help="oracle seed")
+    p.set_defaults(func=_cmd_search)
+
+
+def _cmd_search(args) -> int:
+    from tfgancomp.search.runner import search
+
+    rows = search(args.supernet, args.out, args.budget_macs, args.oracle, args.trials, args.space, args.images,
+                  args.score, args.population, args.seed)  # fmt: skip
+    best = rows[0]
+    print(f"{len(rows)} trials; best {best['config']}: score {best['score']:.3f}, {best['macs'] / 1e9:.3f} G MACs "
+          f"({best['macs_256'] / 1e9:.3f} G at 256)")  # fmt: skip
+    print(f"results: {args.out}/results.json, results.csv, scatter.png")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tfgancomp",
@@ -292,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     _add_train_teacher(sub)
     _add_distill(sub)
+    _add_train_supernet(sub)
+    _add_search(sub)
+    _add_extract(sub)
     return parser
 
 

@@ -70,6 +70,8 @@ class DistillSettings:
         lambda_feat: GAN feature-matching weight (GauGAN).
         lambda_vgg: VGG weight (used only with ``vgg_weights``).
         init_from_teacher: Start the student from the teacher's first channels where layer shapes allow.
+        student_init: A generator file (or run dir) of the student's architecture whose weights start the student —
+            fine-tuning, e.g. of a subnet extracted from a supernet.
         teacher_discriminator: Start the discriminator from the teacher run's (when its checkpoint has one).
         ndf: Discriminator width.
         param_free_norm: SPADE students' parameter-free normalization.
@@ -109,6 +111,7 @@ class DistillSettings:
     lambda_feat: float | None = None
     lambda_vgg: float | None = None
     init_from_teacher: bool = False
+    student_init: str | None = None
     teacher_discriminator: bool = True
     ndf: int | None = None
     param_free_norm: str | None = None
@@ -159,6 +162,8 @@ class DistillSettings:
             names = getattr(self, what)
             if names is not None and (isinstance(names, str) or not all(isinstance(n, str) for n in names)):
                 raise ValueError(f"{what} must be a sequence of layer names, got {names!r}")
+        if self.student_init is not None and not os.path.exists(self.student_init):
+            raise ValueError(f"student_init {self.student_init} does not exist: give a generator file or run dir")
         if not os.path.exists(self.teacher):
             raise ValueError(f"teacher {self.teacher} does not exist: give a teacher run dir or a generator file")
         for what in ("vgg_weights", "inception_weights"):
@@ -324,6 +329,21 @@ def build_discriminator(settings: DistillSettings, log=print):
     return disc, latest
 
 
+def _load_student_weights(student, path: str) -> None:
+    source = os.path.join(path, "generator.keras") if os.path.isdir(path) else path
+    try:
+        model = keras.models.load_model(source, custom_objects=custom_objects(), compile=False)
+    except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
+        raise ValueError(f"cannot load the student_init generator {source}: {err}") from err
+    theirs, ours = model.get_weights(), student.get_weights()
+    if [w.shape for w in theirs] != [w.shape for w in ours]:
+        raise ValueError(
+            f"student_init {source} ({type(model).__name__} {model.get_config().get('config', '')}) does not have "
+            f"the student's architecture ({type(student).__name__}); extract or train the same configuration"
+        )
+    student.set_weights(theirs)
+
+
 def build_distiller(settings: DistillSettings, teacher, log=print):
     """The compiled :class:`Distiller` of (resolved) ``settings`` with optimizers built (inside a strategy scope).
 
@@ -333,6 +353,9 @@ def build_distiller(settings: DistillSettings, teacher, log=print):
     s = settings
     student = build_student(s)
     info = {"student_layers_from_teacher": init_from_teacher(student, teacher) if s.init_from_teacher else []}
+    if s.student_init is not None:
+        _load_student_weights(student, s.student_init)
+        info["student_init"] = s.student_init
     adversarial = s.lambda_gan > 0 or s.lambda_feat > 0
     disc, restored = build_discriminator(s, log) if adversarial else (None, None)
     info["discriminator_from"] = restored
@@ -383,13 +406,21 @@ def _costs(student, teacher, h: int, w: int) -> dict:
 
 
 def distill(settings: DistillSettings, run_dir: str, strategy=None, verbose: int = 1, log=print) -> dict:
-    """Distil (or resume distilling) the teacher of ``settings`` into a student in ``run_dir``.
+    """Distil (or resume distilling) the teacher into a student in ``run_dir`` (see :func:`run_distillation`)."""
+    return run_distillation(settings, run_dir, build_distiller, lambda task: task.student, strategy, verbose, log)
+
+
+def run_distillation(settings: DistillSettings, run_dir: str, build, exported, strategy=None, verbose: int = 1,
+                     log=print) -> dict:  # fmt: skip
+    """Distil (or resume distilling) the teacher of ``settings`` into the task ``build`` makes, in ``run_dir``.
 
     Running again with the same settings resumes at the last completed epoch; ``epochs`` may be raised.
 
     Args:
         settings: The run's settings.
         run_dir: Output folder (created).
+        build: ``build(resolved_settings, teacher, log) -> (task, info)`` (inside the strategy's scope).
+        exported: ``exported(task)`` -> the plain generator saved as ``generator.keras`` and profiled.
         strategy: A ``tf.distribute`` strategy (default: the current one); ``batch_size`` is the global batch.
         verbose: ``fit`` verbosity.
         log: Where progress messages go.
@@ -413,12 +444,12 @@ def distill(settings: DistillSettings, run_dir: str, strategy=None, verbose: int
     train, held_out, features = open_data(s, log)
 
     with strategy.scope():
-        distiller, info = build_distiller(s, teacher, log)
+        distiller, info = build(s, teacher, log)
     run = ResumableRun(run_dir, distiller, strategy, state=distiller.checkpoint_state(), log=log)
     metrics_path = os.path.join(run_dir, "metrics.json")
     metrics = read_json(metrics_path) or {}
     if run.restore(s.epochs) == 0:
-        metrics = {"costs": _costs(distiller.student, teacher, *s.shape), **info}
+        metrics = {"costs": _costs(exported(distiller), teacher, *s.shape), **info}
         if held_out is not None:
             metrics["untrained"] = evaluate_student(distiller.student, teacher, held_out, features)
             teacher_scores = paired_scores(lambda x: teacher(x, training=False), held_out.dataset)
@@ -440,7 +471,7 @@ def distill(settings: DistillSettings, run_dir: str, strategy=None, verbose: int
 
     title = "input | teacher | student" + (" | truth" if held_out is not None else "")
     run.fit(train.dataset, s.epochs, s.lr, s.decay_epochs, [distiller.g_optimizer, distiller.d_optimizer],
-            {"generator": distiller.student}, render, grid_title=title, verbose=verbose)  # fmt: skip
+            lambda: {"generator": exported(distiller)}, render, grid_title=title, verbose=verbose)  # fmt: skip
     if held_out is not None:
         metrics["final"] = evaluate_student(distiller.student, teacher, held_out, features)
     return record_run(metrics, run, train, metrics_path)

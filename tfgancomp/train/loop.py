@@ -128,7 +128,8 @@ class ResumableRun:
             lr: Base learning rate of the constant phase.
             decay_epochs: Final epochs of linear decay.
             optimizers: The optimizers whose learning rate the schedule drives.
-            generators: ``{file name: model}`` saved after every epoch.
+            generators: ``{file name: model}`` saved after every epoch, or a callable returning it (called at each
+                save, for generators derived from the task's current weights).
             render: Returns the sample grid's columns for the fixed sample batch.
             grid_title: TensorBoard title of the sample grid.
             verbose: ``fit`` verbosity.
@@ -141,8 +142,11 @@ class ResumableRun:
                              title=f"samples ({grid_title})")  # fmt: skip
         timer = {"start": time.time()}
 
+        def current() -> dict:
+            return generators() if callable(generators) else generators
+
         def before_save(done: int, epoch_logs: dict) -> None:
-            self.save_generators(generators)
+            self.save_generators(current())
             samples.write(done)
             current_lr = float(optimizers[0].learning_rate.numpy())
             self.history.append({"epoch": done, "lr": current_lr, "seconds": round(time.time() - timer["start"], 3),
@@ -168,5 +172,6 @@ class ResumableRun:
                 f"Last good checkpoint: {last} ({self.completed_epochs} epochs); lower the learning rate or check "
                 "the data"
             )
-        if not all(os.path.exists(os.path.join(self.run_dir, f"{n}.keras")) for n in generators):
-            self.save_generators(generators)
+        names = current()
+        if not all(os.path.exists(os.path.join(self.run_dir, f"{n}.keras")) for n in names):
+            self.save_generators(names)

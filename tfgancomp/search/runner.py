@@ -1,0 +1,168 @@
+"""Supernet training runs (resumable run dirs) and loading a trained supernet back."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from tfgancomp.backend import keras, tf
+from tfgancomp.distill.runner import DistillSettings, build_discriminator, load_teacher, run_distillation
+from tfgancomp.search.space import get_space
+from tfgancomp.search.supernet import SuperMobileResNetGenerator, extract_subnet
+from tfgancomp.search.training import SAMPLING, SupernetDistiller
+from tfgancomp.train.loop import read_json
+
+
+@dataclass(frozen=True)
+class SupernetSettings(DistillSettings):
+    """A supernet training run: a :class:`~tfgancomp.distill.DistillSettings` plus the space and sampling rule.
+
+    The supernet's width is the space's largest entry (``student_ngf`` is set from it); ResNet-family teachers
+    (pix2pix, CycleGAN) only for now. ``generator.keras`` of the run dir is the largest subnet, extracted after
+    every epoch; the supernet itself is in the checkpoints (:func:`load_supernet`).
+
+    Args:
+        space: Search space name (or JSON file) of the ResNet family.
+        sampling: ``"uniform"`` or ``"sandwich"``.
+    """
+
+    space: str = "channels-32"
+    sampling: str = "uniform"
+
+    def __post_init__(self):
+        space = get_space(self.space, "resnet")
+        if self.sampling not in SAMPLING:
+            raise ValueError(f"sampling must be one of {SAMPLING}, got {self.sampling!r}")
+        if self.student_config is not None:
+            raise ValueError("a supernet run takes no student_config: its width comes from the space")
+        if self.student_ngf is None:
+            object.__setattr__(self, "student_ngf", max(space.largest()))
+        elif self.student_ngf != max(space.largest()):
+            raise ValueError(f"student_ngf {self.student_ngf} differs from space {self.space!r}'s widest entry")
+        super().__post_init__()
+
+    def resolved(self, teacher=None) -> SupernetSettings:
+        s = super().resolved(teacher)
+        if s.task == "gaugan":
+            raise ValueError("supernet training covers the ResNet family (pix2pix, CycleGAN) so far, not GauGAN")
+        return s
+
+
+def _build(s: SupernetSettings, teacher, log):
+    space = get_space(s.space, "resnet")
+    supernet = SuperMobileResNetGenerator(max(space.largest()), 3, 3, s.n_blocks, name="student")
+    adversarial = s.lambda_gan > 0 or s.lambda_feat > 0
+    disc, restored = build_discriminator(s, log) if adversarial else (None, None)
+    task = SupernetDistiller(supernet, teacher, disc, space, s.teacher_taps, s.sampling, s.seed, mode=s.mode,
+                             gan_mode=s.gan_mode, lambda_gan=s.lambda_gan, lambda_recon=s.lambda_recon,
+                             lambda_distill=s.lambda_distill, lambda_feat=s.lambda_feat)  # fmt: skip
+
+    def adam():
+        return keras.optimizers.Adam(learning_rate=s.lr, beta_1=s.beta1, beta_2=s.beta2)
+
+    task.compile(g_optimizer=adam(), d_optimizer=adam())
+    task.build_optimizers()
+    return task, {"discriminator_from": restored, "space": get_space(s.space, "resnet").to_dict(),
+                  "taps": {"student": task.student_taps, "teacher": task.teacher_taps}}  # fmt: skip
+
+
+def train_supernet(settings: SupernetSettings, run_dir: str, strategy=None, verbose: int = 1, log=print) -> dict:
+    """Train (or resume training) a once-for-all supernet against a teacher; returns ``metrics.json``'s content.
+
+    Held-out scores in ``metrics.json`` are those of the largest configuration; searching scores the others.
+    """
+    h, w = None, None
+
+    def exported(task):
+        return extract_subnet(task.student, task.space.largest(), h, w, name="student")
+
+    return run_distillation(settings, run_dir, _build, exported, strategy, verbose, log)
+
+
+def load_supernet(run_dir: str):
+    """The trained supernet of a ``train_supernet`` run dir and its resolved settings (as a dict)."""
+    settings = read_json(os.path.join(run_dir, "settings.json"))
+    if settings is None or "space" not in settings or "sampling" not in settings:
+        raise ValueError(f"{run_dir} is not a supernet run dir (no settings.json with a search space)")
+    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    if latest is None:
+        raise ValueError(f"{run_dir} has no checkpoint: no epoch of supernet training completed")
+    space = get_space(settings["space"], "resnet")
+    supernet = SuperMobileResNetGenerator(max(space.largest()), 3, 3, settings["n_blocks"], name="student")
+    status = tf.train.Checkpoint(student=supernet).restore(latest)
+    status.expect_partial().assert_existing_objects_matched()
+    return supernet, settings
+
+
+def scoring_batches(settings: dict, images: int, batch_size: int = 8) -> list:
+    """The first ``images`` examples of the training split, in file order, unflipped: the search's scoring slice.
+
+    The test split stays untouched for the final report of the chosen configuration.
+    """
+    from tfgancomp.data import ReaderSettings, open_split
+
+    rs = ReaderSettings(settings["size"], None, settings["aspect_ratio"], flip=False, batch_size=batch_size,
+                        shuffle=False, on_error=settings["on_error"], direction=settings["direction"])  # fmt: skip
+    reader = open_split(settings["task"], settings["data"], rs, "train", False, settings.get("label_nc"),
+                        bool(settings.get("instance")))  # fmt: skip
+    batches, count = [], 0
+    for x, y in reader.dataset:
+        take = min(images - count, int(x.shape[0]))
+        batches.append((x.numpy()[:take], y.numpy()[:take]))
+        count += take
+        if count >= images:
+            break
+    return batches
+
+
+def search(supernet_run: str, out_dir: str, budget_macs: float, oracle: str = "evolution", trials: int = 100,
+           space: str | None = None, images: int = 16, objective: str | None = None, population: int = 50,
+           seed: int = 0) -> list[dict]:  # fmt: skip
+    """Search a trained supernet's configurations under a MACs budget; resumable (same ``out_dir`` continues).
+
+    Args:
+        supernet_run: The ``train_supernet`` run dir.
+        out_dir: Where the KerasTuner state and the results (table, scatter) go.
+        budget_macs: Largest MACs at the training resolution.
+        oracle: ``"evolution"``, ``"random"`` or ``"bayesian"``.
+        trials: Trials in total.
+        space: Search space (default: the supernet's).
+        images: Training images in the scoring slice.
+        objective: ``"psnr"`` (paired data, default) or ``"psnr_to_teacher"`` (default for unpaired data).
+        population: Evolution population.
+        seed: Oracle seed.
+
+    Returns:
+        The completed trials, best first.
+    """
+    from tfgancomp.search.oracle import ORACLES
+    from tfgancomp.search.space import resnet_macs
+    from tfgancomp.search.tuner import SupernetTuner, write_results
+
+    if oracle not in ORACLES:
+        raise ValueError(f"oracle must be one of {', '.join(ORACLES)}, got {oracle!r}")
+    supernet, settings = load_supernet(supernet_run)
+    search_space = get_space(space or settings["space"], "resnet")
+    if max(search_space.largest()) > supernet.ngf:
+        raise ValueError(f"space {search_space.name!r} is wider than the supernet ({supernet.ngf})")
+    h = settings["size"]
+    w = int(round(h * settings["aspect_ratio"]))
+    n_blocks = settings["n_blocks"]
+
+    def cost(config):
+        return resnet_macs(config, h, w, n_blocks)
+
+    def reference_cost(config):
+        return resnet_macs(config, 256, 256 * w // h, n_blocks)
+
+    kwargs = {"population_size": population} if oracle == "evolution" else {}
+    tuner_oracle = ORACLES[oracle](search_space, cost, budget_macs, max_trials=trials, seed=seed, **kwargs)
+    run_settings = SupernetSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
+    teacher = load_teacher(run_settings, (h, w))
+    objective = objective or ("psnr_to_teacher" if settings["mode"] == "unpaired" else "psnr")
+    tuner = SupernetTuner(tuner_oracle, supernet, scoring_batches(settings, images), search_space, cost,
+                          reference_cost, teacher, objective, directory=out_dir, project_name="search")  # fmt: skip
+    tuner.search(verbose=0)
+    rows = tuner.results()
+    write_results(rows, out_dir, budget_macs)
+    return rows
