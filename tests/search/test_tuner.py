@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -13,6 +17,7 @@ from tfgancomp.search.oracle import EvolutionOracle
 from tfgancomp.search.tuner import SupernetTuner, write_results
 
 SPACE = SearchSpace("tiny", "resnet", [[16, 12, 8, 4]] * 8)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def cost(config):
@@ -110,3 +115,54 @@ def test_tuner_rejects_bad_arguments(parts, tmp_path):
         SupernetTuner(oracle, supernet, batches, SPACE, cost, objective="psnr_to_teacher", directory=str(tmp_path))
     with pytest.raises(ValueError, match="at least one"):
         SupernetTuner(oracle, supernet, [], SPACE, cost, directory=str(tmp_path))
+
+
+DISTRIBUTED = textwrap.dedent(
+    """
+    import os, sys
+    import numpy as np
+    from tfgancomp.backend import keras
+    from tfgancomp.search import SearchSpace, SuperMobileResNetGenerator, resnet_macs
+    from tfgancomp.search.oracle import EvolutionOracle
+    from tfgancomp.search.tuner import SupernetTuner
+
+    space = SearchSpace("tiny", "resnet", [[8, 4]] * 8)
+
+    def cost(config):
+        return resnet_macs(config, 32, 32, 3)
+
+    keras.utils.set_random_seed(0)
+    supernet = SuperMobileResNetGenerator(ngf=8, n_blocks=3)
+    rng = np.random.default_rng(0)
+    batches = [(rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32"),) * 2]
+    oracle = EvolutionOracle(space, cost, 0.7 * cost(space.largest()), max_trials=8, population_size=4, seed=0)
+    tuner = SupernetTuner(oracle, supernet, batches, space, cost, directory=sys.argv[1], project_name="search")
+    tuner.search(verbose=0)
+    """
+)
+
+
+def test_chief_and_workers_share_one_search(tmp_path):
+    """KerasTuner's chief/worker mode: the chief holds the oracle, two worker processes score the trials."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port)}
+    script = tmp_path / "search.py"
+    script.write_text(DISTRIBUTED)
+
+    def start(name):
+        log = open(tmp_path / f"{name}.log", "w")
+        return subprocess.Popen([sys.executable, str(script), str(tmp_path / name)], cwd=REPO, stderr=log,
+                                env={**env, "KERASTUNER_TUNER_ID": name})  # fmt: skip
+
+    chief = start("chief")
+    time.sleep(3)
+    workers = [start(name) for name in ("tuner0", "tuner1")]
+    for name, proc in (("tuner0", workers[0]), ("tuner1", workers[1]), ("chief", chief)):
+        assert proc.wait(timeout=300) == 0, (tmp_path / f"{name}.log").read_text()[-2000:]
+    trials = [json.load(open(tmp_path / "chief" / "search" / d / "trial.json"))
+              for d in os.listdir(tmp_path / "chief" / "search") if d.startswith("trial_")]  # fmt: skip
+    assert len(trials) == 8 and all(t["status"] == "COMPLETED" for t in trials)
