@@ -346,21 +346,15 @@ def _add_extract(sub) -> None:
 
 
 def _cmd_extract(args) -> int:
-    import os
-
     from tfgancomp.metrics import profile
-    from tfgancomp.search import extract_subnet
-    from tfgancomp.search.runner import load_supernet
+    from tfgancomp.search.runner import extract
+    from tfgancomp.train import load_generator
 
-    supernet, settings = load_supernet(args.supernet)
-    h = settings["size"]
-    w = int(round(h * settings["aspect_ratio"]))
-    subnet = extract_subnet(supernet, args.config, h, w, name="student")
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "generator.keras")
-    subnet.save(path)
+    path = extract(args.supernet, args.config, args.out)
+    subnet = load_generator(args.out)
     cost = profile(subnet)
-    print(f"{subnet.config_string}: {cost.macs / 1e9:.3f} G MACs at {h}x{w}, {cost.params / 1e6:.3f} M params")
+    print(f"{subnet.config_string}: {cost.macs / 1e9:.3f} G MACs at {cost.height}x{cost.width}, "
+          f"{cost.params / 1e6:.3f} M params")  # fmt: skip
     print(f"generator: {path}")
     return 0
 

@@ -35,8 +35,7 @@ from tfgancomp.models import (
 )
 from tfgancomp.models.base import ZooModel
 from tfgancomp.models.config import parse_config
-from tfgancomp.train.loop import ResumableRun, open_run_dir, read_json, write_json
-from tfgancomp.train.losses import GAN_MODES
+from tfgancomp.train.loop import ResumableRun, check_run_settings, open_run_dir, read_json, write_json
 from tfgancomp.train.perceptual import VGGPerceptual
 from tfgancomp.train.runner import TEACHER_TASKS, _show, open_data, record_run, sample_batch
 from tfgancomp.validation import check_choice, check_positive_int
@@ -139,25 +138,17 @@ class DistillSettings:
             raise ValueError("give exactly one of student_ngf (--student-ngf) and student_config (--student-config)")
         if self.student_ngf is not None:
             check_positive_int("student_ngf", self.student_ngf)
-        for what in ("epochs", "batch_size", "num_samples"):
-            check_positive_int(what, getattr(self, what))
         for what in ("n_blocks", "ndf", "size", "label_nc"):
             if getattr(self, what) is not None:
                 check_positive_int(what, getattr(self, what))
-        if self.decay_epochs is not None and not 0 <= self.decay_epochs <= self.epochs:
-            raise ValueError(f"decay_epochs must be between 0 and epochs ({self.epochs}), got {self.decay_epochs}")
         if self.task is not None:
             check_choice("task", self.task, TEACHER_TASKS)
         if self.mode is not None:
             check_choice("mode", self.mode, DISTILL_MODES)
-        if self.gan_mode is not None:
-            check_choice("gan_mode", self.gan_mode, GAN_MODES)
         for what in ("lambda_gan", "lambda_recon", "lambda_distill", "lambda_feat", "lambda_vgg"):
             value = getattr(self, what)
             if value is not None and not value >= 0:
                 raise ValueError(f"{what} must be >= 0, got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
         for what in ("student_taps", "teacher_taps"):
             names = getattr(self, what)
             if names is not None and (isinstance(names, str) or not all(isinstance(n, str) for n in names)):
@@ -166,10 +157,7 @@ class DistillSettings:
             raise ValueError(f"student_init {self.student_init} does not exist: give a generator file or run dir")
         if not os.path.exists(self.teacher):
             raise ValueError(f"teacher {self.teacher} does not exist: give a teacher run dir or a generator file")
-        for what in ("vgg_weights", "inception_weights"):
-            path = getattr(self, what)
-            if path is not None and not os.path.isfile(path):
-                raise ValueError(f"{what} file {path} does not exist (weights are never downloaded)")
+        check_run_settings(self)
 
     @property
     def teacher_generator_path(self) -> str:

@@ -36,9 +36,14 @@ def values_of(config) -> dict:
 
 
 class _Budget:
-    """The budget rule shared by the oracles: ``cost(config) <= budget``."""
+    """The budget rule shared by the oracles: ``cost(config) <= budget``; mixed in before a KerasTuner oracle."""
 
-    def _init_budget(self, space: SearchSpace, cost, budget: float, max_resample: int):
+    def __init__(self, space: SearchSpace, cost, budget: float, objective="score", max_trials: int = 500,
+                 seed: int = 0, max_resample: int = 1000, **kwargs):  # fmt: skip
+        if isinstance(objective, str):
+            objective = keras_tuner.Objective(objective, direction="max")
+        super().__init__(objective=objective, max_trials=max_trials, hyperparameters=space_hyperparameters(space),
+                         seed=seed, **kwargs)  # fmt: skip
         self.space, self.cost, self.budget, self.max_resample = space, cost, float(budget), int(max_resample)
         smallest = cost(space.smallest())
         if smallest > self.budget:
@@ -108,11 +113,7 @@ class EvolutionOracle(_Budget, keras_tuner.Oracle):
         max_resample: int = 1000,
         **kwargs,
     ):
-        if isinstance(objective, str):
-            objective = keras_tuner.Objective(objective, direction="max")
-        super().__init__(objective=objective, max_trials=max_trials, hyperparameters=space_hyperparameters(space),
-                         seed=seed, **kwargs)  # fmt: skip
-        self._init_budget(space, cost, budget, max_resample)
+        super().__init__(space, cost, budget, objective, max_trials, seed, max_resample, **kwargs)
         if population_size < 2:
             raise ValueError(f"population_size must be >= 2, got {population_size}")
         for what, value in (("parent_ratio", parent_ratio), ("mutation_ratio", mutation_ratio),
@@ -222,13 +223,6 @@ class BudgetedRandomOracle(_Budget, keras_tuner.oracles.RandomSearchOracle):
         **kwargs: Passed to ``RandomSearchOracle``.
     """
 
-    def __init__(self, space, cost, budget, objective="score", max_trials=500, seed=0, max_resample=1000, **kwargs):
-        if isinstance(objective, str):
-            objective = keras_tuner.Objective(objective, direction="max")
-        super().__init__(objective=objective, max_trials=max_trials, hyperparameters=space_hyperparameters(space),
-                         seed=seed, **kwargs)  # fmt: skip
-        self._init_budget(space, cost, budget, max_resample)
-
     def populate_space(self, trial_id):
         for _ in range(self.max_resample):
             response = super().populate_space(trial_id)
@@ -250,13 +244,6 @@ class BudgetedBayesianOracle(_Budget, keras_tuner.oracles.BayesianOptimizationOr
         max_resample: Random proposals to try before stopping the search as exhausted.
         **kwargs: Passed to ``BayesianOptimizationOracle``.
     """
-
-    def __init__(self, space, cost, budget, objective="score", max_trials=500, seed=0, max_resample=1000, **kwargs):
-        if isinstance(objective, str):
-            objective = keras_tuner.Objective(objective, direction="max")
-        super().__init__(objective=objective, max_trials=max_trials, hyperparameters=space_hyperparameters(space),
-                         seed=seed, **kwargs)  # fmt: skip
-        self._init_budget(space, cost, budget, max_resample)
 
     def populate_space(self, trial_id):
         response = super().populate_space(trial_id)

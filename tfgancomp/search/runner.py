@@ -71,10 +71,9 @@ def train_supernet(settings: SupernetSettings, run_dir: str, strategy=None, verb
 
     Held-out scores in ``metrics.json`` are those of the largest configuration; searching scores the others.
     """
-    h, w = None, None
 
     def exported(task):
-        return extract_subnet(task.student, task.space.largest(), h, w, name="student")
+        return extract_subnet(task.student, task.space.largest(), name="student")
 
     return run_distillation(settings, run_dir, _build, exported, strategy, verbose, log)
 
@@ -92,6 +91,21 @@ def load_supernet(run_dir: str):
     status = tf.train.Checkpoint(student=supernet).restore(latest)
     status.expect_partial().assert_existing_objects_matched()
     return supernet, settings
+
+
+def _shape(settings: dict) -> tuple[int, int]:
+    return settings["size"], int(round(settings["size"] * settings["aspect_ratio"]))
+
+
+def extract(supernet_run: str, config, out_dir: str) -> str:
+    """Write ``out_dir/generator.keras``: the plain subnet of ``config`` at the run's resolution; returns the path."""
+    supernet, settings = load_supernet(supernet_run)
+    h, w = _shape(settings)
+    subnet = extract_subnet(supernet, config, h, w, name="student")
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "generator.keras")
+    subnet.save(path)
+    return path
 
 
 def scoring_batches(settings: dict, images: int, batch_size: int = 8) -> list:
@@ -145,8 +159,7 @@ def search(supernet_run: str, out_dir: str, budget_macs: float, oracle: str = "e
     search_space = get_space(space or settings["space"], "resnet")
     if max(search_space.largest()) > supernet.ngf:
         raise ValueError(f"space {search_space.name!r} is wider than the supernet ({supernet.ngf})")
-    h = settings["size"]
-    w = int(round(h * settings["aspect_ratio"]))
+    h, w = _shape(settings)
     n_blocks = settings["n_blocks"]
 
     def cost(config):

@@ -67,6 +67,10 @@ class SuperMobileResNetGenerator(keras.Model):
         self._group = [0] * n1 + [1] * n1 + [2] * (n_blocks - 2 * n1)
         self._taps = [b for b in (n1, 2 * n1, n_blocks) if b > 0]
 
+    def tap_names(self) -> list[str]:
+        """What ``call(..., return_taps=True)`` returns after the output, by the plain generator's layer suffixes."""
+        return ["down2_act"] + [f"block{b}_out" for b in self._taps]
+
     def _elastic_layers(self):
         fixed = [self.stem_conv, self.down1_conv, self.down2_conv, self.up1_conv, self.up2_conv, self.head_conv]
         return fixed + [layer for convs in self.blocks for layer in convs.values()]

@@ -52,8 +52,7 @@ class SupernetDistiller(Distiller):
         if student.input_nc != teacher.inputs[0].shape[-1]:
             raise ValueError(f"supernet input_nc {student.input_nc} differs from the teacher's input "
                              f"{teacher.inputs[0].shape}")  # fmt: skip
-        n = student.n_blocks // 3
-        self.student_taps = ["down2_act"] + [f"block{b}_out" for b in (n, 2 * n, student.n_blocks) if b > 0]
+        self.student_taps = student.tap_names()
         return [(None, None, None, 4 * student.ngf)] * len(self.student_taps)
 
     def _make_mappings(self, student_channels, teacher_channels):

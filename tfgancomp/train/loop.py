@@ -14,6 +14,25 @@ import time
 
 from tfgancomp.backend import keras, tf
 from tfgancomp.train.callbacks import EpochCheckpoint, LinearDecay, NonFiniteStop, SampleGrid
+from tfgancomp.train.losses import GAN_MODES
+from tfgancomp.validation import check_choice, check_positive_int
+
+
+def check_run_settings(settings) -> None:
+    """The checks every training stage's settings share: schedule, batch, samples, GAN loss, weights files."""
+    s = settings
+    for what in ("epochs", "batch_size", "num_samples"):
+        check_positive_int(what, getattr(s, what))
+    if s.decay_epochs is not None and not 0 <= s.decay_epochs <= s.epochs:
+        raise ValueError(f"decay_epochs must be between 0 and epochs ({s.epochs}), got {s.decay_epochs}")
+    if s.gan_mode is not None:
+        check_choice("gan_mode", s.gan_mode, GAN_MODES)
+    if not s.lr > 0:
+        raise ValueError(f"lr must be positive, got {s.lr}")
+    for what in ("vgg_weights", "inception_weights"):
+        path = getattr(s, what)
+        if path is not None and not os.path.isfile(path):
+            raise ValueError(f"{what} file {path} does not exist (weights are never downloaded)")
 
 
 class TrainingDiverged(RuntimeError):

@@ -24,8 +24,7 @@ from tfgancomp.backend import custom_objects, keras, tf
 from tfgancomp.data import LAYOUTS, ReaderSettings, open_split, read_description, read_paired_folders
 from tfgancomp.metrics.quality import InceptionFeatures, distribution_scores, paired_scores
 from tfgancomp.models import MultiscaleDiscriminator, PatchGANDiscriminator, ResNetGenerator, SPADEGenerator
-from tfgancomp.train.loop import ResumableRun, open_run_dir, read_json, write_json
-from tfgancomp.train.losses import GAN_MODES
+from tfgancomp.train.loop import ResumableRun, check_run_settings, open_run_dir, read_json, write_json
 from tfgancomp.train.perceptual import VGGPerceptual
 from tfgancomp.train.tasks import CycleGANTask, GauGANTask, Pix2PixTask
 from tfgancomp.validation import check_choice, check_positive_int
@@ -110,18 +109,9 @@ class TeacherSettings:
 
     def __post_init__(self):
         check_choice("task", self.task, TEACHER_TASKS)
-        for what in ("ngf", "ndf", "n_blocks", "size", "epochs", "batch_size", "num_samples"):
+        for what in ("ngf", "ndf", "n_blocks", "size"):
             check_positive_int(what, getattr(self, what))
-        if self.decay_epochs is not None and not 0 <= self.decay_epochs <= self.epochs:
-            raise ValueError(f"decay_epochs must be between 0 and epochs ({self.epochs}), got {self.decay_epochs}")
-        if self.gan_mode is not None:
-            check_choice("gan_mode", self.gan_mode, GAN_MODES)
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr}")
-        for what in ("vgg_weights", "inception_weights"):
-            path = getattr(self, what)
-            if path is not None and not os.path.isfile(path):
-                raise ValueError(f"{what} file {path} does not exist (weights are never downloaded)")
+        check_run_settings(self)
         ReaderSettings(self.size, self.load_size, self.aspect_ratio, on_error=self.on_error, direction=self.direction)
 
     def resolved(self) -> TeacherSettings:
