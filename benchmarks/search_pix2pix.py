@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--work", required=True, help="scratch folder for the run dirs (replaced)")
     parser.add_argument("--out", required=True, help="results JSON file")
     parser.add_argument("--space", default="channels-32")
-    parser.add_argument("--budget-fraction", type=float, default=1 / 16, help="budget as a fraction of the teacher's MACs")
+    parser.add_argument("--budget-fraction", type=float, default=1 / 16, help="budget, fraction of the teacher's MACs")
     parser.add_argument("--supernet-epochs", type=int, default=10)
     parser.add_argument("--supernet-decay-epochs", type=int, default=5)
     parser.add_argument("--sampling", default="uniform")
@@ -99,20 +99,34 @@ def main() -> None:
     steps = finetuned["train_files"] // args.batch_size
     results = {
         "command": "python benchmarks/search_pix2pix.py --teacher TEACHER_RUN --data DATA "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                   if k not in ("work", "out", "teacher", "data", "no_scratch"))
+        + " ".join(
+            f"--{k.replace('_', '-')} {v}"
+            for k, v in vars(args).items()
+            if k not in ("work", "out", "teacher", "data", "no_scratch")
+        )
         + (" --no-scratch" if args.no_scratch else ""),  # fmt: skip
-        "teacher": {"held_out": teacher_metrics["final"], "macs": teacher_macs,
-                    "params": supernet_metrics["costs"]["at_training_size"]["teacher_params"]},  # fmt: skip
+        "teacher": {
+            "held_out": teacher_metrics["final"],
+            "macs": teacher_macs,
+            "params": supernet_metrics["costs"]["at_training_size"]["teacher_params"],
+        },  # fmt: skip
         "size": [cost.height, cost.width],
-        "supernet": {"space": args.space, "sampling": args.sampling,
-                     "steps": steps * args.supernet_epochs,
-                     "largest_config_held_out": _held_out(supernet_metrics, "final")},  # fmt: skip
-        "search": {"oracle": "evolution", "trials": len(rows), "population": args.population,
-                   "scoring_images": args.images, "budget_macs": budget, "budget_fraction": args.budget_fraction,
-                   "max_trial_macs": max(r["macs"] for r in rows),
-                   "top5": [{k: r[k] for k in ("config", "macs", "macs_256", "score", "psnr_to_teacher")}
-                            for r in rows[:5]]},  # fmt: skip
+        "supernet": {
+            "space": args.space,
+            "sampling": args.sampling,
+            "steps": steps * args.supernet_epochs,
+            "largest_config_held_out": _held_out(supernet_metrics, "final"),
+        },  # fmt: skip
+        "search": {
+            "oracle": "evolution",
+            "trials": len(rows),
+            "population": args.population,
+            "scoring_images": args.images,
+            "budget_macs": budget,
+            "budget_fraction": args.budget_fraction,
+            "max_trial_macs": max(r["macs"] for r in rows),
+            "top5": [{k: r[k] for k in ("config", "macs", "macs_256", "score", "psnr_to_teacher")} for r in rows[:5]],
+        },  # fmt: skip
         "chosen": {
             "config": best["config"],
             "macs": cost.macs,

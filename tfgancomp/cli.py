@@ -247,9 +247,7 @@ def _add_distill(sub) -> None:
 
 
 def _cmd_distill(args) -> int:
-    from tfgancomp.backend import tf
-    from tfgancomp.distill import DistillSettings, distill
-    from tfgancomp.train import TrainingDiverged
+    from tfgancomp.distill import DistillSettings
 
     settings = DistillSettings(
         teacher=args.teacher, data=args.data, student_ngf=args.student_ngf, student_config=args.student_config,
@@ -263,11 +261,20 @@ def _cmd_distill(args) -> int:
         inception_weights=args.inception_weights, label_nc=args.label_nc, seed=args.seed,
         num_samples=args.num_samples, on_error="skip" if args.skip_bad_files else "raise",
     )  # fmt: skip
+    return _run_distill(settings, args)
+
+
+def _run_distill(settings, args) -> int:
+    """Run a distillation (``distill`` / ``finetune``) and print its figures."""
+    from tfgancomp.backend import tf
+    from tfgancomp.distill import distill
+    from tfgancomp.train import TrainingDiverged
+
     strategy = tf.distribute.MirroredStrategy() if args.mirrored else None
     try:
         metrics = distill(settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1)
     except TrainingDiverged as err:
-        print(f"tfgancomp distill: training diverged: {err}", file=sys.stderr)
+        print(f"tfgancomp {args.command}: training diverged: {err}", file=sys.stderr)
         return 1
     cost = metrics.get("costs", {}).get("at_training_size")
     if cost:
@@ -291,15 +298,19 @@ def _add_train_supernet(sub) -> None:
         "one configuration sampled per step, into RUN_DIR (checkpoints hold the supernet; generator.keras is the "
         "largest subnet). Unset options come from the teacher's run and the reference defaults of its task.",
     )
-    p.add_argument("--teacher", required=True, help="teacher run dir (pix2pix or CycleGAN)")
+    p.add_argument("--teacher", required=True, help="teacher run dir (pix2pix, CycleGAN or GauGAN)")
     p.add_argument("--data", required=True, help="dataset folder in the task's layout")
     p.add_argument("--space", required=True, help="search space: channels-32, channels-48, channels-64-cycleGAN, "
-                   "channels-64-pix2pix or a JSON file")  # fmt: skip
+                   "channels-64-pix2pix (ResNet family); channels-48, channels-64 (SPADE, GauGAN); or a JSON "
+                   "file")  # fmt: skip
     p.add_argument("--out", required=True, help="run dir")
     p.add_argument("--sampling", default="uniform", help="uniform or sandwich")
     p.add_argument("--lambda-distill", type=float, help="feature distillation weight")
     p.add_argument("--lambda-recon", type=float, help="reconstruction (L1) weight")
     p.add_argument("--lambda-gan", type=float, help="adversarial weight")
+    p.add_argument("--lambda-feat", type=float, help="GAN feature-matching weight (GauGAN)")
+    p.add_argument("--lambda-vgg", type=float, help="VGG weight (GauGAN, with --vgg-weights)")
+    p.add_argument("--vgg-weights", help="local VGG-19 (no top) Keras weights file for the VGG loss")
     p.add_argument("--size", type=int, help="image height (default: teacher's)")
     _add_schedule_flags(p)
     _add_run_flags(p)
@@ -314,6 +325,7 @@ def _cmd_train_supernet(args) -> int:
     settings = SupernetSettings(
         teacher=args.teacher, data=args.data, space=args.space, sampling=args.sampling,
         lambda_distill=args.lambda_distill, lambda_recon=args.lambda_recon, lambda_gan=args.lambda_gan,
+        lambda_feat=args.lambda_feat, lambda_vgg=args.lambda_vgg, vgg_weights=args.vgg_weights,
         size=args.size, epochs=args.epochs, decay_epochs=args.decay_epochs, batch_size=args.batch_size, lr=args.lr,
         beta1=args.beta1, seed=args.seed, num_samples=args.num_samples,
         on_error="skip" if args.skip_bad_files else "raise",
@@ -336,12 +348,15 @@ def _add_extract(sub) -> None:
     p = sub.add_parser(
         "extract",
         help="extract one configuration of a trained supernet as a plain generator",
-        description="Write OUT/generator.keras: a SubMobileResNetGenerator of CONFIG with the supernet's sliced "
-        "weights (no supernet code), loadable by every later stage (distill --student-init, export).",
+        description="Write OUT/generator.keras: a SubMobileResNetGenerator / SubMobileSPADEGenerator of CONFIG with "
+        "the supernet's sliced weights (no supernet code; batch-norm statistics recalibrated for CONFIG), loadable "
+        "by every later stage (finetune, export).",
     )
     p.add_argument("--supernet", required=True, help="supernet run dir")
     p.add_argument("--config", required=True, help="channel configuration, e.g. 32_24_32_16_24_32_16_24")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--images", type=int, default=16, help="training images that recalibrate batch norms (GauGAN; "
+                   "the search's --images)")  # fmt: skip
     p.set_defaults(func=_cmd_extract)
 
 
@@ -350,7 +365,7 @@ def _cmd_extract(args) -> int:
     from tfgancomp.search.runner import extract
     from tfgancomp.train import load_generator
 
-    path = extract(args.supernet, args.config, args.out)
+    path = extract(args.supernet, args.config, args.out, args.images)
     subnet = load_generator(args.out)
     cost = profile(subnet)
     print(f"{subnet.config_string}: {cost.macs / 1e9:.3f} G MACs at {cost.height}x{cost.width}, "
@@ -375,7 +390,8 @@ def _add_search(sub) -> None:
     p.add_argument("--trials", type=int, default=100, help="trials in total")
     p.add_argument("--population", type=int, default=50, help="evolution population")
     p.add_argument("--images", type=int, default=16, help="training images scored per configuration")
-    p.add_argument("--score", help="psnr (to truth) or psnr_to_teacher (default for unpaired data)")
+    p.add_argument("--score", help="psnr (to truth), psnr_to_teacher (default for unpaired data), fid or kid")
+    p.add_argument("--inception-weights", help="local Inception-v3 (no top) weights file: adds FID / KID")
     p.add_argument("--seed", type=int, default=0, help="oracle seed")
     p.set_defaults(func=_cmd_search)
 
@@ -384,12 +400,52 @@ def _cmd_search(args) -> int:
     from tfgancomp.search.runner import search
 
     rows = search(args.supernet, args.out, args.budget_macs, args.oracle, args.trials, args.space, args.images,
-                  args.score, args.population, args.seed)  # fmt: skip
+                  args.score, args.population, args.seed, args.inception_weights)  # fmt: skip
     best = rows[0]
     print(f"{len(rows)} trials; best {best['config']}: score {best['score']:.3f}, {best['macs'] / 1e9:.3f} G MACs "
           f"({best['macs_256'] / 1e9:.3f} G at 256)")  # fmt: skip
     print(f"results: {args.out}/results.json, results.csv, scatter.png")
     return 0
+
+
+def _add_finetune(sub) -> None:
+    p = sub.add_parser(
+        "finetune",
+        help="fine-tune an extracted subnet (or any student generator) by distillation (resumes)",
+        description="Distil the teacher further into GENERATOR (an `extract` output or a student run dir): the same "
+        "run dir as `distill`, with the student's architecture read from the generator and its weights as the "
+        "start. Unset options come from the teacher's run and the reference defaults of its task.",
+    )
+    p.add_argument("--generator", required=True, help="extract folder, student run dir or generator .keras file")
+    p.add_argument("--teacher", required=True, help="teacher run dir")
+    p.add_argument("--data", required=True, help="dataset folder in the task's layout")
+    p.add_argument("--out", required=True, help="run dir")
+    p.add_argument("--lambda-distill", type=float, help="feature distillation weight")
+    p.add_argument("--lambda-recon", type=float, help="reconstruction (L1) weight")
+    p.add_argument("--lambda-gan", type=float, help="adversarial weight")
+    p.add_argument("--lambda-feat", type=float, help="GAN feature-matching weight (GauGAN)")
+    p.add_argument("--lambda-vgg", type=float, help="VGG weight (GauGAN, with --vgg-weights)")
+    p.add_argument("--vgg-weights", help="local VGG-19 (no top) Keras weights file for the VGG loss")
+    p.add_argument("--inception-weights", help="local Inception-v3 (no top) weights file: adds FID / KID")
+    p.add_argument("--fresh-discriminator", action="store_true", help="do not start from the teacher's discriminator")
+    _add_schedule_flags(p)
+    _add_run_flags(p)
+    p.set_defaults(func=_cmd_finetune)
+
+
+def _cmd_finetune(args) -> int:
+    from tfgancomp.distill import DistillSettings
+    from tfgancomp.distill.runner import student_architecture
+
+    settings = DistillSettings(
+        teacher=args.teacher, data=args.data, student_init=args.generator, **student_architecture(args.generator),
+        lambda_gan=args.lambda_gan, lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill,
+        lambda_feat=args.lambda_feat, lambda_vgg=args.lambda_vgg, teacher_discriminator=not args.fresh_discriminator,
+        epochs=args.epochs, decay_epochs=args.decay_epochs, batch_size=args.batch_size, lr=args.lr, beta1=args.beta1,
+        vgg_weights=args.vgg_weights, inception_weights=args.inception_weights, seed=args.seed,
+        num_samples=args.num_samples, on_error="skip" if args.skip_bad_files else "raise",
+    )  # fmt: skip
+    return _run_distill(settings, args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -405,6 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_supernet(sub)
     _add_search(sub)
     _add_extract(sub)
+    _add_finetune(sub)
     return parser
 
 

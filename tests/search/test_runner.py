@@ -10,7 +10,8 @@ from tfgancomp.backend import tf
 from tfgancomp.cli import main
 from tfgancomp.data import SynthSettings, synthesize
 from tfgancomp.distill import DistillSettings, distill
-from tfgancomp.search import extract_subnet, resnet_macs
+from tfgancomp.distill.runner import student_architecture
+from tfgancomp.search import extract_subnet, resnet_macs, spade_macs
 from tfgancomp.search.runner import SupernetSettings, load_supernet, train_supernet
 from tfgancomp.train import TeacherSettings, load_generator, train_teacher
 
@@ -67,10 +68,14 @@ def test_supernet_run_resume_extract_and_finetune(setup, tmp_path, capsys):
     np.testing.assert_allclose(extracted(x).numpy(), supernet(x, config).numpy(), atol=1e-5)
     np.testing.assert_allclose(extract_subnet(supernet, config)(x).numpy(), extracted(x).numpy(), atol=1e-5)
 
-    # fine-tune: distil the extracted subnet further, starting from its weights
-    tuned = distill(DistillSettings(teacher, data, student_config=config, student_init=out, epochs=1, batch_size=2,
-                                    num_samples=2), str(tmp_path / "finetune"), **QUIET)  # fmt: skip
-    assert tuned["student_init"] == out
+    # fine-tune: distil the extracted subnet further, starting from its weights (architecture read from the file)
+    finetune = str(tmp_path / "finetune")
+    argv = ["finetune", "--generator", out, "--teacher", teacher, "--data", data, "--out", finetune, "--epochs", "1",
+            "--batch-size", "2", "--num-samples", "2", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    assert "held-out PSNR to truth" in capsys.readouterr().out
+    tuned = json.load(open(os.path.join(finetune, "metrics.json")))
+    assert tuned["student_init"] == out and load_generator(finetune).get_config()["config"] == config
     from tfgancomp.distill import evaluate_student
     from tfgancomp.train import held_out_reader
 
@@ -93,3 +98,52 @@ def test_supernet_settings_and_loading_errors(setup, tmp_path):
         distill(DistillSettings(teacher, data, student_ngf=4, student_init=teacher, epochs=1, batch_size=2),
                 str(tmp_path / "bad"), **QUIET)  # fmt: skip
     assert not os.path.exists(tmp_path / "bad" / "generator.keras")
+    with pytest.raises(ValueError, match="is a ResNetGenerator; a student is"):
+        student_architecture(teacher)
+    with pytest.raises(ValueError, match="unknown resnet search space 'channels-64'"):
+        SupernetSettings(teacher, data, space="channels-64")  # a SPADE space, not one of the teacher's family
+
+
+def test_gaugan_supernet_search_extract_and_finetune(tmp_path, capsys):
+    """The SPADE family: batch-norm supernet with the GauGAN objective, search (recalibrated per trial), extract.
+
+    The teacher is a generator file (an untrained SPADE generator: the mechanics are under test, not quality), so
+    the discriminator starts fresh; fine-tuning a SPADE student is covered in tests/distill.
+    """
+    from tfgancomp.models import SPADEGenerator
+
+    data, teacher = str(tmp_path / "l2s"), str(tmp_path / "teacher.keras")
+    synthesize(SynthSettings("labels2scenes", num_train=4, num_test=2, size=32, label_nc=3, seed=1), data)
+    SPADEGenerator(label_nc=3, instance=True, ngf=2, nhidden=4, height=32, width=32, name="generator").save(teacher)
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"family": "spade", "choices": [[4, 2]] * 8}))
+    run = str(tmp_path / "supernet")
+    settings = SupernetSettings(teacher, data, space=str(space), task="gaugan", ndf=4, epochs=1, batch_size=2,
+                                num_samples=2)  # fmt: skip
+    metrics = train_supernet(settings, run, **QUIET)
+    assert metrics["final"]["images"] == 2 and metrics["taps"]["student"] == ["head_0_out", "G_middle_1_out",
+                                                                                "up_1_out"]  # fmt: skip
+    history = json.load(open(os.path.join(run, "history.json")))
+    assert history[0]["g_feat"] > 0 and history[0]["g_distill"] > 0 and np.isfinite(history[0]["g_loss"])
+    supernet, settings = load_supernet(run)
+    assert type(supernet).__name__ == "SuperMobileSPADEGenerator" and settings["param_free_norm"] == "batch"
+    assert float(tf.reduce_max(tf.abs(supernet.batch_norms()[0].moving_mean))) > 0  # trained statistics restored
+
+    out_search = str(tmp_path / "search")
+    budget = 0.7 * spade_macs("4_4_4_4_4_4_4_4", 32, 32, 3, True)
+    assert main(["search", "--supernet", run, "--budget-macs", str(budget), "--out", out_search, "--trials", "3",
+                 "--population", "2", "--images", "2"]) == 0  # fmt: skip
+    rows = json.load(open(os.path.join(out_search, "results.json")))["trials"]
+    assert len(rows) == 3 and all(r["macs"] <= budget for r in rows)
+    out = str(tmp_path / "extract")
+    assert main(["extract", "--supernet", run, "--config", rows[0]["config"], "--out", out, "--images", "2"]) == 0
+    extracted = load_generator(out)
+    assert type(extracted).__name__ == "SubMobileSPADEGenerator"
+    from tfgancomp.search.runner import scoring_batches
+
+    # the extract carries the configuration's recalibrated statistics: it reproduces the search's score
+    ((x, y),) = scoring_batches(settings, 2)
+    from tfgancomp.metrics.quality import psnr
+
+    assert abs(float(tf.reduce_mean(psnr(extracted(x), y))) - rows[0]["psnr"]) < 1e-3
+    assert student_architecture(out) == {"student_config": rows[0]["config"]}  # what `finetune` rebuilds

@@ -317,6 +317,27 @@ def build_discriminator(settings: DistillSettings, log=print):
     return disc, latest
 
 
+def student_architecture(path: str) -> dict:
+    """``{"student_config": ...}`` or ``{"student_ngf": ...}`` of a saved student generator (file or run dir).
+
+    What ``tfgancomp finetune`` reads from an extracted subnet to rebuild the same student.
+    """
+    source = os.path.join(path, "generator.keras") if os.path.isdir(path) else path
+    if not os.path.isfile(source):
+        raise ValueError(f"{source} does not exist: give an extract folder, a student run dir or a .keras file")
+    try:
+        model = keras.models.load_model(source, custom_objects=custom_objects(), compile=False)
+    except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
+        raise ValueError(f"cannot load the generator {source}: {err}") from err
+    config = model.get_config()
+    if isinstance(model, (SubMobileResNetGenerator, SubMobileSPADEGenerator)):
+        return {"student_config": config["config"]}
+    if isinstance(model, (MobileResNetGenerator, MobileSPADEGenerator)):
+        return {"student_ngf": config["ngf"]}
+    raise ValueError(f"{source} is a {type(model).__name__}; a student is a (Sub)MobileResNetGenerator or "
+                     "(Sub)MobileSPADEGenerator")  # fmt: skip
+
+
 def _load_student_weights(student, path: str) -> None:
     source = os.path.join(path, "generator.keras") if os.path.isdir(path) else path
     try:

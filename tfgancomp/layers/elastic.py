@@ -21,8 +21,11 @@ def instance_norm(x, epsilon: float = 1e-5):
 
 class _Elastic(keras.layers.Layer):
     def __init__(self, max_in: int, max_out: int, kernel_size: int, strides: int = 1, use_bias: bool = True,
-                 **kwargs):  # fmt: skip
+                 padding: str = "valid", **kwargs):  # fmt: skip
         super().__init__(**kwargs)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{type(self).__name__} padding must be 'valid' or 'same', got {padding!r}")
+        self.padding = padding
         self.max_in = check_positive_int(f"{type(self).__name__} max_in", max_in)
         self.max_out = check_positive_int(f"{type(self).__name__} max_out", max_out)
         self.kernel_size = check_positive_int(f"{type(self).__name__} kernel_size", kernel_size)
@@ -31,12 +34,13 @@ class _Elastic(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "max_in": self.max_in, "max_out": self.max_out,
-                "kernel_size": self.kernel_size, "strides": self.strides, "use_bias": self.use_bias}  # fmt: skip
+                "kernel_size": self.kernel_size, "strides": self.strides, "use_bias": self.use_bias,
+                "padding": self.padding}  # fmt: skip
 
 
 @register
 class ElasticConv2D(_Elastic):
-    """A ``Conv2D`` (``'valid'`` padding) whose output width is a call argument.
+    """A ``Conv2D`` whose output width is a call argument.
 
     Args:
         max_in: Largest input width.
@@ -44,6 +48,7 @@ class ElasticConv2D(_Elastic):
         kernel_size: Square kernel size.
         strides: Stride.
         use_bias: Whether the convolution has a bias.
+        padding: ``"valid"`` (callers pad, e.g. by reflection) or ``"same"`` (Keras' zero padding).
         **kwargs: Standard Keras layer arguments.
     """
 
@@ -57,13 +62,13 @@ class ElasticConv2D(_Elastic):
     def call(self, inputs, channels=None):
         c_out = self.max_out if channels is None else channels
         c_in = tf.shape(inputs)[-1]
-        y = tf.nn.conv2d(inputs, self.kernel[:, :, :c_in, :c_out], self.strides, "VALID")
+        y = tf.nn.conv2d(inputs, self.kernel[:, :, :c_in, :c_out], self.strides, self.padding.upper())
         return y + self.bias[:c_out] if self.bias is not None else y
 
 
 @register
 class ElasticDepthwiseConv2D(_Elastic):
-    """A ``DepthwiseConv2D`` (``'valid'``, multiplier 1) over however many channels its input has.
+    """A ``DepthwiseConv2D`` (multiplier 1) over however many channels its input has.
 
     Args:
         max_in: Largest width (``max_out`` equals it).
@@ -71,6 +76,7 @@ class ElasticDepthwiseConv2D(_Elastic):
         kernel_size: Square kernel size.
         strides: Stride.
         use_bias: Whether the convolution has a bias.
+        padding: ``"valid"`` or ``"same"``.
         **kwargs: Standard Keras layer arguments.
     """
 
@@ -84,7 +90,7 @@ class ElasticDepthwiseConv2D(_Elastic):
     def call(self, inputs, channels=None):
         c = tf.shape(inputs)[-1]
         s = self.strides
-        y = tf.nn.depthwise_conv2d(inputs, self.kernel[:, :, :c, :], [1, s, s, 1], "VALID")
+        y = tf.nn.depthwise_conv2d(inputs, self.kernel[:, :, :c, :], [1, s, s, 1], self.padding.upper())
         return y + self.bias[:c] if self.bias is not None else y
 
 
@@ -98,10 +104,12 @@ class ElasticConv2DTranspose(_Elastic):
         kernel_size: Square kernel size (3 in the generators).
         strides: Stride (2 in the generators).
         use_bias: Whether the convolution has a bias.
-        **kwargs: Standard Keras layer arguments.
+        **kwargs: Standard Keras layer arguments (``padding`` must stay ``"valid"``: the crop is fixed).
     """
 
     def build(self, input_shape):
+        if self.padding != "valid":
+            raise ValueError(f"ElasticConv2DTranspose {self.name} crops like PyTorch; padding must be 'valid'")
         k = self.kernel_size
         self.kernel = self.add_weight(name="kernel", shape=(k, k, self.max_out, self.max_in),
                                       initializer="glorot_uniform")  # fmt: skip
@@ -117,3 +125,52 @@ class ElasticConv2DTranspose(_Elastic):
         if self.bias is not None:
             y = y + self.bias[:c_out]
         return y[:, 1:, 1:, :]
+
+
+@register
+class ElasticBatchNorm(keras.layers.Layer):
+    """Parameter-free ``BatchNormalization`` (``center=False, scale=False``) over however many channels its input has.
+
+    The moving statistics have the largest width; a call uses (and, in training, updates) their leading slice. In
+    training the batch statistics normalize and the moving ones follow ``moving·m + batch·(1 − m)``; the momentum
+    may be given per call (``momentum=k/(k+1)`` on the ``k``-th of a run of batches makes the moving statistics
+    the plain average of those batches — batch-norm recalibration of one configuration). The weights
+    (``moving_mean``, ``moving_variance``) have the plain layer's layout, so a subnet takes their slices.
+
+    Args:
+        max_channels: Largest width.
+        momentum: Default momentum of the moving statistics (0.9, Keras' counterpart of PyTorch's 0.1).
+        epsilon: Added to the variance.
+        **kwargs: Standard Keras layer arguments.
+    """
+
+    def __init__(self, max_channels: int, momentum: float = 0.9, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.max_channels = check_positive_int("ElasticBatchNorm max_channels", max_channels)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"ElasticBatchNorm momentum must be in [0, 1), got {momentum!r}")
+        if epsilon <= 0:
+            raise ValueError(f"ElasticBatchNorm epsilon must be > 0, got {epsilon!r}")
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+
+    def build(self, input_shape):
+        stats = dict(shape=(self.max_channels,), trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
+                     aggregation=tf.VariableAggregation.MEAN)  # fmt: skip
+        self.moving_mean = self.add_weight(name="moving_mean", initializer="zeros", **stats)
+        self.moving_variance = self.add_weight(name="moving_variance", initializer="ones", **stats)
+        super().build(input_shape)
+
+    def call(self, inputs, training=None, momentum=None):
+        c = tf.shape(inputs)[-1]
+        if not training:
+            mean, variance = self.moving_mean[:c], self.moving_variance[:c]
+        else:
+            mean, variance = tf.nn.moments(inputs, axes=[0, 1, 2])
+            m = tf.cast(self.momentum if momentum is None else momentum, inputs.dtype)
+            for stat, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+                stat.assign(tf.concat([stat[:c] * m + tf.stop_gradient(batch) * (1.0 - m), stat[c:]], axis=0))
+        return (inputs - mean) * tf.math.rsqrt(variance + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "max_channels": self.max_channels, "momentum": self.momentum,
+                "epsilon": self.epsilon}  # fmt: skip

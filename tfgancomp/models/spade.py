@@ -16,7 +16,7 @@ from tfgancomp.validation import check_choice, check_positive_int
 UPSAMPLING_LAYERS = {"normal": 5, "more": 6}
 
 #: The residual blocks in order: (name, input width, output width) in units of ngf.
-_BLOCKS = (
+SPADE_BLOCKS = (
     ("head_0", 16, 16),
     ("G_middle_0", 16, 16),
     ("G_middle_1", 16, 16),
@@ -25,6 +25,13 @@ _BLOCKS = (
     ("up_2", 4, 2),
     ("up_3", 2, 1),
 )
+
+
+def upsamples_before(block: str, num_upsampling_layers: str) -> bool:
+    """Whether the reference generator doubles the resolution (nearest) right before ``block``."""
+    return block in ("G_middle_0", "up_0", "up_1", "up_2", "up_3") or (
+        block == "G_middle_1" and num_upsampling_layers == "more"
+    )
 
 
 def _spade_block(x, seg, prefix: str, middle: int, out: int, learned_shortcut: bool, make_norm):
@@ -46,7 +53,7 @@ class _SPADEFamily(ZooModel):
     family = "spade"
 
     def _build(self, name, stage_widths, make_norm, label_nc, instance, output_nc, num_up, h, w, kwargs):
-        """``stage_widths``: fc width, then per block (middle, out) widths, in ``_BLOCKS`` order.
+        """``stage_widths``: fc width, then per block (middle, out) widths, in ``SPADE_BLOCKS`` order.
 
         ``make_norm(block, layer_name)`` creates the SPADE layer of one block.
         """
@@ -62,8 +69,8 @@ class _SPADEFamily(ZooModel):
         x = NearestDownsample(self.stride, name=f"{name}_seg_down")(seg)
         x = keras.layers.Conv2D(stage_widths[0], 3, padding="same", name=f"{name}_fc")(x)
         ups = 0
-        for (block, fin, fout), (middle, out) in zip(_BLOCKS, stage_widths[1:], strict=True):
-            if block in ("G_middle_0", "up_0", "up_1", "up_2", "up_3") or (block == "G_middle_1" and num_up == "more"):
+        for (block, fin, fout), (middle, out) in zip(SPADE_BLOCKS, stage_widths[1:], strict=True):
+            if upsamples_before(block, num_up):
                 ups += 1
                 x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_upsample{ups}")(x)
             block_norm = functools.partial(make_norm, block)
@@ -116,7 +123,7 @@ class SPADEGenerator(_SPADEFamily):
         check_positive_int("SPADEGenerator ngf", ngf)
         check_positive_int("SPADEGenerator nhidden", nhidden)
         check_choice("SPADEGenerator param_free_norm", param_free_norm, PARAM_FREE_NORMS)
-        widths = [16 * ngf] + [(min(fin, fout) * ngf, fout * ngf) for _, fin, fout in _BLOCKS]
+        widths = [16 * ngf] + [(min(fin, fout) * ngf, fout * ngf) for _, fin, fout in SPADE_BLOCKS]
 
         def make_norm(block, layer_name):
             return SPADE(nhidden=nhidden, param_free_norm=param_free_norm, name=layer_name)
@@ -165,7 +172,7 @@ class MobileSPADEGenerator(_SPADEFamily):
         check_positive_int("MobileSPADEGenerator ngf", ngf)
         check_choice("MobileSPADEGenerator param_free_norm", param_free_norm, PARAM_FREE_NORMS)
         check_choice("MobileSPADEGenerator separable_norm", separable_norm, SEPARABLE_NORMS)
-        widths = [16 * ngf] + [(min(fin, fout) * ngf, fout * ngf) for _, fin, fout in _BLOCKS]
+        widths = [16 * ngf] + [(min(fin, fout) * ngf, fout * ngf) for _, fin, fout in SPADE_BLOCKS]
 
         def make_norm(block, layer_name):
             return MobileSPADE(nhidden=2 * ngf, param_free_norm=param_free_norm,
@@ -221,13 +228,13 @@ class SubMobileSPADEGenerator(_SPADEFamily):
         check_choice("SubMobileSPADEGenerator separable_norm", separable_norm, SEPARABLE_NORMS)
         trunk = 16 * c[0]
         widths, hidden, ic = [trunk], [], trunk
-        for (_, fin, fout), ch in zip(_BLOCKS, c[1:], strict=True):
+        for (_, fin, fout), ch in zip(SPADE_BLOCKS, c[1:], strict=True):
             inner = fout * ch
             widths.append((inner, inner if fin != fout else ic))
             hidden.append(2 * ch)
             if fin != fout:
                 ic = inner
-        hidden_by_block = {b[0]: h for b, h in zip(_BLOCKS, hidden, strict=True)}
+        hidden_by_block = {b[0]: h for b, h in zip(SPADE_BLOCKS, hidden, strict=True)}
 
         def make_norm(block, layer_name):
             return MobileSPADE(nhidden=hidden_by_block[block], param_free_norm=param_free_norm,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
 from tfgancomp.backend import keras, tf
 from tfgancomp.distill.runner import DistillSettings, build_discriminator, load_teacher, run_distillation
 from tfgancomp.search.space import get_space
-from tfgancomp.search.supernet import SuperMobileResNetGenerator, extract_subnet
+from tfgancomp.search.supernet import SuperMobileResNetGenerator, SuperMobileSPADEGenerator, extract_subnet
 from tfgancomp.search.training import SAMPLING, SupernetDistiller
 from tfgancomp.train.loop import read_json
 
@@ -17,12 +18,14 @@ from tfgancomp.train.loop import read_json
 class SupernetSettings(DistillSettings):
     """A supernet training run: a :class:`~tfgancomp.distill.DistillSettings` plus the space and sampling rule.
 
-    The supernet's width is the space's largest entry (``student_ngf`` is set from it); ResNet-family teachers
-    (pix2pix, CycleGAN) only for now. ``generator.keras`` of the run dir is the largest subnet, extracted after
-    every epoch; the supernet itself is in the checkpoints (:func:`load_supernet`).
+    The supernet's width is the space's largest entry (``student_ngf`` is set from it). pix2pix and CycleGAN
+    teachers train a :class:`~tfgancomp.search.SuperMobileResNetGenerator` over a ResNet-family space, GauGAN
+    teachers a :class:`~tfgancomp.search.SuperMobileSPADEGenerator` over a SPADE-family space.
+    ``generator.keras`` of the run dir is the largest subnet, extracted after every epoch; the supernet itself is
+    in the checkpoints (:func:`load_supernet`).
 
     Args:
-        space: Search space name (or JSON file) of the ResNet family.
+        space: Search space name (or JSON file) of the teacher's family.
         sampling: ``"uniform"`` or ``"sandwich"``.
     """
 
@@ -30,39 +33,55 @@ class SupernetSettings(DistillSettings):
     sampling: str = "uniform"
 
     def __post_init__(self):
-        space = get_space(self.space, "resnet")
         if self.sampling not in SAMPLING:
             raise ValueError(f"sampling must be one of {SAMPLING}, got {self.sampling!r}")
         if self.student_config is not None:
             raise ValueError("a supernet run takes no student_config: its width comes from the space")
+        if not os.path.exists(self.teacher):
+            raise ValueError(f"teacher {self.teacher} does not exist: give a teacher run dir or a generator file")
+        space = self.search_space()
         if self.student_ngf is None:
             object.__setattr__(self, "student_ngf", max(space.largest()))
         elif self.student_ngf != max(space.largest()):
             raise ValueError(f"student_ngf {self.student_ngf} differs from space {self.space!r}'s widest entry")
         super().__post_init__()
 
-    def resolved(self, teacher=None) -> SupernetSettings:
-        s = super().resolved(teacher)
-        if s.task == "gaugan":
-            raise ValueError("supernet training covers the ResNet family (pix2pix, CycleGAN) so far, not GauGAN")
-        return s
+    def search_space(self):
+        """The :class:`~tfgancomp.search.SearchSpace`, of the family of the task (or the teacher run's task)."""
+        task = self.task or (self.teacher_settings().get("task") if os.path.isdir(self.teacher) else None)
+        return get_space(self.space, "spade" if task == "gaugan" else "resnet")
+
+
+def build_supernet(settings: dict):
+    """The supernet of a resolved supernet run's settings (as a dict), named ``student``."""
+    space = get_space(settings["space"], "spade" if settings["task"] == "gaugan" else "resnet")
+    if settings["task"] == "gaugan":
+        return SuperMobileSPADEGenerator(max(space.largest()), settings["label_nc"], settings["instance"], 3,
+                                         settings["param_free_norm"], name="student")  # fmt: skip
+    return SuperMobileResNetGenerator(max(space.largest()), 3, 3, settings["n_blocks"], name="student")
 
 
 def _build(s: SupernetSettings, teacher, log):
-    space = get_space(s.space, "resnet")
-    supernet = SuperMobileResNetGenerator(max(space.largest()), 3, 3, s.n_blocks, name="student")
+    from tfgancomp.train.perceptual import VGGPerceptual
+
+    space = s.search_space()
+    supernet = build_supernet(dataclasses.asdict(s))
     adversarial = s.lambda_gan > 0 or s.lambda_feat > 0
     disc, restored = build_discriminator(s, log) if adversarial else (None, None)
+    perceptual = VGGPerceptual(s.vgg_weights) if s.vgg_weights and s.lambda_vgg else None
+    if s.task == "gaugan" and perceptual is None and s.lambda_vgg:
+        log("VGG perceptual loss is off: no VGG-19 weights file given (vgg_weights / --vgg-weights)")
     task = SupernetDistiller(supernet, teacher, disc, space, s.teacher_taps, s.sampling, s.seed, mode=s.mode,
                              gan_mode=s.gan_mode, lambda_gan=s.lambda_gan, lambda_recon=s.lambda_recon,
-                             lambda_distill=s.lambda_distill, lambda_feat=s.lambda_feat)  # fmt: skip
+                             lambda_distill=s.lambda_distill, lambda_feat=s.lambda_feat, perceptual=perceptual,
+                             lambda_vgg=s.lambda_vgg or 0.0)  # fmt: skip
 
     def adam():
         return keras.optimizers.Adam(learning_rate=s.lr, beta_1=s.beta1, beta_2=s.beta2)
 
     task.compile(g_optimizer=adam(), d_optimizer=adam())
     task.build_optimizers()
-    return task, {"discriminator_from": restored, "space": get_space(s.space, "resnet").to_dict(),
+    return task, {"discriminator_from": restored, "space": space.to_dict(),
                   "taps": {"student": task.student_taps, "teacher": task.teacher_taps}}  # fmt: skip
 
 
@@ -86,8 +105,7 @@ def load_supernet(run_dir: str):
     latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
     if latest is None:
         raise ValueError(f"{run_dir} has no checkpoint: no epoch of supernet training completed")
-    space = get_space(settings["space"], "resnet")
-    supernet = SuperMobileResNetGenerator(max(space.largest()), 3, 3, settings["n_blocks"], name="student")
+    supernet = build_supernet(settings)
     status = tf.train.Checkpoint(student=supernet).restore(latest)
     status.expect_partial().assert_existing_objects_matched()
     return supernet, settings
@@ -97,15 +115,30 @@ def _shape(settings: dict) -> tuple[int, int]:
     return settings["size"], int(round(settings["size"] * settings["aspect_ratio"]))
 
 
-def extract(supernet_run: str, config, out_dir: str) -> str:
-    """Write ``out_dir/generator.keras``: the plain subnet of ``config`` at the run's resolution; returns the path."""
+def extract(supernet_run: str, config, out_dir: str, images: int = 16) -> str:
+    """Write ``out_dir/generator.keras``: the plain subnet of ``config`` at the run's resolution; returns the path.
+
+    A batch-norm supernet (GauGAN, ``param_free_norm="batch"``) is first recalibrated for ``config`` on the same
+    training slice the search scores on (``images`` images), so the subnet carries that configuration's statistics.
+    """
     supernet, settings = load_supernet(supernet_run)
     h, w = _shape(settings)
+    if supernet.batch_norms():
+        supernet.calibrate([x for x, _ in scoring_batches(settings, images)], config)
     subnet = extract_subnet(supernet, config, h, w, name="student")
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "generator.keras")
     subnet.save(path)
     return path
+
+
+def config_cost(settings: dict, height: int, width: int):
+    """``cost(config)``: MACs of the run's sub-mobile generator of ``config`` at ``height``×``width`` (closed form)."""
+    from tfgancomp.search.space import resnet_macs, spade_macs
+
+    if settings["task"] == "gaugan":
+        return lambda config: spade_macs(config, height, width, settings["label_nc"], settings["instance"])
+    return lambda config: resnet_macs(config, height, width, settings["n_blocks"])
 
 
 def scoring_batches(settings: dict, images: int, batch_size: int = 8) -> list:
@@ -131,7 +164,7 @@ def scoring_batches(settings: dict, images: int, batch_size: int = 8) -> list:
 
 def search(supernet_run: str, out_dir: str, budget_macs: float, oracle: str = "evolution", trials: int = 100,
            space: str | None = None, images: int = 16, objective: str | None = None, population: int = 50,
-           seed: int = 0) -> list[dict]:  # fmt: skip
+           seed: int = 0, inception_weights: str | None = None) -> list[dict]:  # fmt: skip
     """Search a trained supernet's configurations under a MACs budget; resumable (same ``out_dir`` continues).
 
     Args:
@@ -142,39 +175,37 @@ def search(supernet_run: str, out_dir: str, budget_macs: float, oracle: str = "e
         trials: Trials in total.
         space: Search space (default: the supernet's).
         images: Training images in the scoring slice.
-        objective: ``"psnr"`` (paired data, default) or ``"psnr_to_teacher"`` (default for unpaired data).
+        objective: ``"psnr"`` (paired data, default), ``"psnr_to_teacher"`` (default for unpaired data), ``"fid"``
+            or ``"kid"`` (need ``inception_weights``).
         population: Evolution population.
         seed: Oracle seed.
+        inception_weights: Local Inception-v3 (no top) weights file: every trial also reports FID and KID to the
+            truth images of the slice.
 
     Returns:
         The completed trials, best first.
     """
+    from tfgancomp.metrics.quality import InceptionFeatures
     from tfgancomp.search.oracle import ORACLES
-    from tfgancomp.search.space import resnet_macs
     from tfgancomp.search.tuner import SupernetTuner, write_results
 
     if oracle not in ORACLES:
         raise ValueError(f"oracle must be one of {', '.join(ORACLES)}, got {oracle!r}")
     supernet, settings = load_supernet(supernet_run)
-    search_space = get_space(space or settings["space"], "resnet")
+    search_space = get_space(space or settings["space"], supernet.family)
     if max(search_space.largest()) > supernet.ngf:
         raise ValueError(f"space {search_space.name!r} is wider than the supernet ({supernet.ngf})")
     h, w = _shape(settings)
-    n_blocks = settings["n_blocks"]
-
-    def cost(config):
-        return resnet_macs(config, h, w, n_blocks)
-
-    def reference_cost(config):
-        return resnet_macs(config, 256, 256 * w // h, n_blocks)
-
+    cost, reference_cost = config_cost(settings, h, w), config_cost(settings, 256, 256 * w // h)
     kwargs = {"population_size": population} if oracle == "evolution" else {}
     tuner_oracle = ORACLES[oracle](search_space, cost, budget_macs, max_trials=trials, seed=seed, **kwargs)
     run_settings = SupernetSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()})
     teacher = load_teacher(run_settings, (h, w))
     objective = objective or ("psnr_to_teacher" if settings["mode"] == "unpaired" else "psnr")
+    features = InceptionFeatures(inception_weights) if inception_weights else None
     tuner = SupernetTuner(tuner_oracle, supernet, scoring_batches(settings, images), search_space, cost,
-                          reference_cost, teacher, objective, directory=out_dir, project_name="search")  # fmt: skip
+                          reference_cost, teacher, objective, directory=out_dir, project_name="search",
+                          features=features)  # fmt: skip
     tuner.search(verbose=0)
     rows = tuner.results()
     write_results(rows, out_dir, budget_macs)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfgancomp.models.config import CONFIG_LENGTHS, format_config, parse_config
+from tfgancomp.models.spade import SPADE_BLOCKS, UPSAMPLING_LAYERS, upsamples_before
 
 
 @dataclass(frozen=True)
@@ -176,3 +177,41 @@ def resnet_macs_of_widths(widths, height: int, width: int, n_blocks: int = 9, in
         macs = macs + count * (a4 * (t * 9 + t * m + t) + a4 * m + a4 * (m * 9 + m * t + m) + a4 * t)
     macs = macs + a2 * up1 * t * 9 + a2 * up1 + a1 * u2 * up1 * 9 + a1 * u2  # transposed convs at output size
     return macs + a1 * output_nc * u2 * 49
+
+
+def spade_macs(config, height: int, width: int, label_nc: int, instance: bool = False, output_nc: int = 3,
+               separable_norm: str = "instance", num_upsampling_layers: str = "normal") -> int:  # fmt: skip
+    """MACs (published convention) of ``SubMobileSPADEGenerator(config, ...)`` — closed form, as :func:`resnet_macs`."""
+    c = parse_config(config, "spade")
+    return int(spade_macs_of_widths(np.asarray(c, np.int64), height, width, label_nc, instance, output_nc,
+                                    separable_norm, num_upsampling_layers))  # fmt: skip
+
+
+def spade_macs_of_widths(widths, height: int, width: int, label_nc: int, instance: bool = False,
+                         output_nc: int = 3, separable_norm: str = "instance",
+                         num_upsampling_layers: str = "normal"):  # fmt: skip
+    """:func:`spade_macs` vectorized: ``widths`` is an ``(..., 8)`` integer array of configurations."""
+    w = np.asarray(widths, np.int64)
+    semantic = label_nc + (1 if instance else 0)
+    stride = 2 ** UPSAMPLING_LAYERS[num_upsampling_layers]
+    area = (height // stride) * (width // stride)
+    current = 16 * w[..., 0]
+    macs = area * current * semantic * 9  # fc
+
+    def spade(a, channels, hidden):  # shared conv, separable γ and β, their norms, the norm and modulation of x
+        separable = 2 * (a * hidden * 9 + a * hidden * channels)
+        norms = (2 * a * hidden if separable_norm == "instance" else 0) + 2 * a * channels
+        return a * hidden * semantic * 9 + separable + norms
+
+    for k, (block, fin, fout) in enumerate(SPADE_BLOCKS, start=1):
+        if upsamples_before(block, num_upsampling_layers):
+            area *= 4
+        ch = w[..., k]
+        middle = fout * ch
+        out = middle if fin != fout else current
+        macs = macs + spade(area, current, 2 * ch) + area * middle * current * 9
+        macs = macs + spade(area, middle, 2 * ch) + area * out * middle * 9
+        if fin != fout:
+            macs = macs + spade(area, current, 2 * ch) + area * out * current
+        current = out
+    return macs + area * output_nc * current * 9

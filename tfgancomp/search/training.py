@@ -11,7 +11,7 @@ SAMPLING = ("uniform", "sandwich")
 
 
 class SupernetDistiller(Distiller):
-    """Distils a teacher into a :class:`~tfgancomp.search.supernet.SuperMobileResNetGenerator`.
+    """Distils a teacher into a ResNet or SPADE supernet (:mod:`tfgancomp.search.supernet`).
 
     Each training step draws one configuration of ``space`` (from a stateless random stream keyed by the step, so
     every replica of a distributed step trains the same subnet and a resumed run draws the same sequence) and
@@ -35,6 +35,9 @@ class SupernetDistiller(Distiller):
                  sampling: str = "uniform", seed: int = 0, **kwargs):  # fmt: skip
         if space is None:
             raise ValueError("SupernetDistiller needs the search space to sample (space=...)")
+        if space.family != supernet.family:
+            raise ValueError(f"space {space.name!r} is of the {space.family} family, the supernet of the "
+                             f"{supernet.family} family")  # fmt: skip
         if max(space.largest()) > supernet.ngf:
             raise ValueError(f"space {space.name!r} has widths up to {max(space.largest())}, over the supernet's "
                              f"{supernet.ngf}")  # fmt: skip
@@ -53,7 +56,7 @@ class SupernetDistiller(Distiller):
             raise ValueError(f"supernet input_nc {student.input_nc} differs from the teacher's input "
                              f"{teacher.inputs[0].shape}")  # fmt: skip
         self.student_taps = student.tap_names()
-        return [(None, None, None, 4 * student.ngf)] * len(self.student_taps)
+        return [(None, None, None, c) for c in student.tap_channels()]
 
     def _make_mappings(self, student_channels, teacher_channels):
         mappings = []

@@ -11,11 +11,13 @@ from keras_tuner.engine.base_tuner import BaseTuner
 from PIL import Image, ImageDraw
 
 from tfgancomp.backend import tf
-from tfgancomp.metrics.quality import psnr, ssim
+from tfgancomp.metrics.quality import fid_from_features, kid_from_features, psnr, ssim
 from tfgancomp.search.oracle import config_of
 from tfgancomp.search.space import SearchSpace
 
-SCORES = ("psnr", "psnr_to_teacher")
+SCORES = ("psnr", "psnr_to_teacher", "fid", "kid")
+#: Objectives where lower is better: the trial's ``score`` is their negative (the oracles maximize ``score``).
+LOWER_IS_BETTER = ("fid", "kid")
 
 
 class SupernetTuner(BaseTuner):
@@ -23,8 +25,11 @@ class SupernetTuner(BaseTuner):
 
     The batches are a held-out slice of the *training* data (the test split stays untouched for the final
     report). Every trial reports mean PSNR / SSIM to truth, PSNR to the teacher's output (when a teacher is
-    given) and the configuration's MACs; ``objective`` picks which of ``psnr`` / ``psnr_to_teacher`` is the
-    score. A configuration is a tensor argument of one ``tf.function``, so scoring does not retrace.
+    given), FID and KID between the generated and the truth images (when a ``features`` extractor such as
+    :class:`~tfgancomp.metrics.InceptionFeatures` is given) and the configuration's MACs; ``objective`` picks the
+    score (``fid`` / ``kid`` negated, so that higher is better for every objective). A configuration is a tensor
+    argument of one ``tf.function``, so scoring does not retrace. A batch-norm supernet is recalibrated on the
+    slice's inputs for each configuration before it is scored (GAN Compression's BN recalibration).
 
     Args:
         oracle: One of :mod:`tfgancomp.search.oracle`'s oracles.
@@ -38,14 +43,19 @@ class SupernetTuner(BaseTuner):
         directory: KerasTuner directory (the search's resumable state).
         project_name: KerasTuner project name.
         overwrite: Start afresh instead of resuming.
+        features: Optional ``features(images) -> (n, d)`` array (Inception pool features) for FID / KID.
     """
 
     def __init__(self, oracle, supernet, batches, space: SearchSpace, cost, reference_cost=None, teacher=None,
-                 objective: str = "psnr", directory=None, project_name="search", overwrite=False):  # fmt: skip
+                 objective: str = "psnr", directory=None, project_name="search", overwrite=False,
+                 features=None):  # fmt: skip
         if objective not in SCORES:
             raise ValueError(f"objective must be one of {SCORES}, got {objective!r}")
         if objective == "psnr_to_teacher" and teacher is None:
             raise ValueError("objective 'psnr_to_teacher' needs the teacher")
+        if objective in LOWER_IS_BETTER and features is None:
+            raise ValueError(f"objective {objective!r} needs Inception features (inception_weights / "
+                             "--inception-weights)")  # fmt: skip
         if not batches:
             raise ValueError("the tuner needs at least one (inputs, targets) batch to score configurations")
         super().__init__(oracle, None, directory=directory, project_name=project_name, overwrite=overwrite)
@@ -55,25 +65,34 @@ class SupernetTuner(BaseTuner):
         self.teacher_outputs = (
             [teacher(x, training=False).numpy() for x, _ in self.batches] if teacher is not None else None
         )
+        self.features = features
+        self.real_features = features(np.concatenate([y for _, y in self.batches])) if features else None
         self._generate = tf.function(lambda x, c: supernet(x, c, training=False), reduce_retracing=True)
 
     def score(self, config) -> dict:
         """Scores of one configuration (also usable outside a search)."""
         config_tensor = tf.constant(config, tf.int32)
+        self.supernet.calibrate([x for x, _ in self.batches], config_tensor)
         sums = {"psnr": 0.0, "ssim": 0.0, "psnr_to_teacher": 0.0}
-        count = 0
+        count, outputs = 0, []
         for i, (x, y) in enumerate(self.batches):
             out = self._generate(tf.constant(x), config_tensor)
+            outputs.append(out.numpy())
             sums["psnr"] += float(tf.reduce_sum(psnr(out, y)))
             sums["ssim"] += float(tf.reduce_sum(ssim(out, y)))
             if self.teacher_outputs is not None:
                 sums["psnr_to_teacher"] += float(tf.reduce_sum(psnr(out, self.teacher_outputs[i])))
             count += len(x)
         scores = {k: v / count for k, v in sums.items() if k != "psnr_to_teacher" or self.teacher_outputs}
+        if self.features is not None:
+            fake = self.features(np.concatenate(outputs))
+            scores["fid"] = fid_from_features(self.real_features, fake)
+            scores["kid"] = kid_from_features(self.real_features, fake, num_subsets=10)[0]
         scores["macs"] = float(self.cost(config))
         if self.reference_cost is not None:
             scores["macs_256"] = float(self.reference_cost(config))
-        scores["score"] = scores[self.objective]
+        value = scores[self.objective]
+        scores["score"] = -value if self.objective in LOWER_IS_BETTER else value
         return scores
 
     def run_trial(self, trial, *args, **kwargs):
