@@ -62,3 +62,20 @@ def test_closed_form_macs_equal_the_profiler_for_random_configurations():
     batch = resnet_macs_of_widths(np.array(configs), 32, 64)
     assert list(batch) == [resnet_macs(c, 32, 64) for c in configs]
     assert resnet_macs("24_24_24_32_20_16", 256, 256) == 2_670_067_712  # the published 2.67 G
+
+
+def test_spade_macs_closed_form_equals_the_profiler():
+    from tfgancomp.metrics import profile
+    from tfgancomp.models import SubMobileSPADEGenerator
+    from tfgancomp.search import spade_macs
+    from tfgancomp.search.space import spade_macs_of_widths
+
+    space, rng = get_space("channels-64", "spade"), np.random.default_rng(3)
+    configs = [space.largest(), space.smallest(), space.sample(rng)]
+    for config, (instance, norm) in zip(configs, [(True, "instance"), (False, "none"), (True, "instance")],
+                                        strict=True):  # fmt: skip
+        model = SubMobileSPADEGenerator(space.encode(config), label_nc=5, instance=instance, separable_norm=norm,
+                                        height=64, width=128)  # fmt: skip
+        assert spade_macs(config, 64, 128, 5, instance, separable_norm=norm) == profile(model).macs
+    batch = spade_macs_of_widths(np.array(configs), 64, 128, 5, True)
+    assert list(batch) == [spade_macs(c, 64, 128, 5, True) for c in configs]

@@ -166,3 +166,26 @@ def test_chief_and_workers_share_one_search(tmp_path):
     trials = [json.load(open(tmp_path / "chief" / "search" / d / "trial.json"))
               for d in os.listdir(tmp_path / "chief" / "search") if d.startswith("trial_")]  # fmt: skip
     assert len(trials) == 8 and all(t["status"] == "COMPLETED" for t in trials)
+
+
+def test_fid_and_kid_objectives_with_a_feature_extractor(parts, tmp_path):
+    """FID / KID of each trial against the slice's truth images; lower is better, so the score is negated."""
+    from tfgancomp.metrics.quality import fid_from_features
+
+    projection = np.random.default_rng(0).normal(size=(3 * 8 * 8, 6))
+
+    def features(images):  # a stand-in for Inception: a fixed projection of 8×8 average-pooled images
+        pooled = np.asarray(images).reshape(-1, 8, 4, 8, 4, 3).mean(axis=(2, 4))
+        return pooled.reshape(len(pooled), -1) @ projection
+
+    with pytest.raises(ValueError, match="needs Inception features"):
+        _tuner(parts, tmp_path / "none", 2, objective="kid")
+    tuner, _ = _tuner(parts, tmp_path / "fid", 4, objective="fid", features=features)
+    tuner.search(verbose=0)
+    rows = tuner.results()
+    assert all(r["score"] == -r["fid"] and r["fid"] > 0 and "kid" in r for r in rows)
+    assert rows[0]["fid"] == min(r["fid"] for r in rows)
+    supernet, batches, _ = parts
+    fake = supernet(np.concatenate([x for x, _ in batches]), rows[0]["config"]).numpy()
+    real = np.concatenate([y for _, y in batches])
+    assert abs(fid_from_features(features(real), features(fake)) - rows[0]["fid"]) < 1e-3 * rows[0]["fid"]
