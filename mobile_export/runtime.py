@@ -63,11 +63,14 @@ def run(model, inputs, num_threads: int | None = None) -> list[np.ndarray]:
         if tuple(value.shape) != expected:
             raise ValueError(f"input {detail['name']!r} expects shape {expected}, got {tuple(value.shape)}")
         interpreter.set_tensor(detail["index"], value.astype(detail["dtype"]))
-    interpreter.invoke()
+    try:
+        interpreter.invoke()
+    except RuntimeError as err:  # a malformed model can load and still fail here
+        raise ValueError(f"the TFLite model failed to run: {err}") from None
     return [interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()]
 
 
 def run_batch(model, batch: Sequence[np.ndarray] | np.ndarray, num_threads: int | None = None) -> np.ndarray:
-    """Run a batch-1 single-input model over every sample of ``batch`` (N, ...) and stack the first output."""
-    interpreter = make_interpreter(model, num_threads)
+    """Run a batch-1 single-input model (or interpreter) over every sample of ``batch`` (N, ...); stack output 0."""
+    interpreter = model if hasattr(model, "get_input_details") else make_interpreter(model, num_threads)
     return np.concatenate([run(interpreter, np.asarray(x)[None])[0] for x in batch], axis=0)

@@ -82,12 +82,24 @@ def psnr(a: np.ndarray, b: np.ndarray, data_range: float = 2.0) -> float:
 
 
 def parity(model, tflite_model, inputs: np.ndarray, data_range: float = 2.0) -> Parity:
-    """Compare ``model`` (Keras, ``training=False``) with its export on a batch of ``inputs`` (N, H, W, C)."""
+    """Compare ``model`` (Keras, ``training=False``) with its export on a batch of ``inputs`` (N, H, W, C) in [-1, 1].
+
+    A ``uint8_io`` export is fed the inputs as pixels and the Keras model the same pixels mapped back to [-1, 1];
+    its uint8 output is mapped to [-1, 1] before comparing (so the output's rounding to 256 levels counts).
+    """
+    from mobile_export.convert import from_pixels, to_pixels
+    from mobile_export.runtime import make_interpreter
+
     inputs = np.asarray(inputs, np.float32)
     if inputs.ndim != 4:
         raise ValueError(f"parity expects a batch of NHWC inputs (rank 4), got shape {inputs.shape}")
-    expected = np.asarray(model(inputs, training=False))
-    actual = run_batch(tflite_model, inputs).astype(np.float32)
+    interpreter = make_interpreter(tflite_model)
+    pixels_in = interpreter.get_input_details()[0]["dtype"] == np.uint8
+    pixels_out = interpreter.get_output_details()[0]["dtype"] == np.uint8
+    feed = to_pixels(inputs) if pixels_in else inputs
+    expected = np.asarray(model(from_pixels(feed) if pixels_in else inputs, training=False))
+    actual = run_batch(interpreter, feed)
+    actual = from_pixels(actual) if pixels_out else actual.astype(np.float32)
     if actual.shape != expected.shape:
         raise ValueError(f"TFLite output shape {actual.shape} differs from the Keras output shape {expected.shape}")
     diff = np.abs(actual - expected)

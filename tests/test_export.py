@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from mobile_export import metadata
+from tfgancomp.cli import main
+from tfgancomp.data import SynthSettings, synthesize
+from tfgancomp.models import SubMobileResNetGenerator, SubMobileSPADEGenerator
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    data = str(root / "e2s")
+    synthesize(SynthSettings("edges2shapes", num_train=8, num_test=4, size=32, seed=4), data)
+    folder = root / "extract"
+    folder.mkdir()
+    SubMobileResNetGenerator("8_8_8_8_8_8_8_8", n_blocks=3, height=32, width=32, name="student").save(
+        str(folder / "generator.keras"))  # fmt: skip
+    return str(folder), data
+
+
+def test_cli_export_float16_uint8_from_held_out_images(student, tmp_path, capsys):
+    generator, data = student
+    out = str(tmp_path / "bundle")
+    assert main(["export", "--generator", generator, "--precision", "float16", "--data", data, "--uint8-io",
+                 "--images", "3", "--out", out]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "parity vs Keras PSNR" in printed and "3 held-out images" in printed and "fully compatible" in printed
+    description = json.load(open(os.path.join(out, "model.json")))
+    assert metadata.read(os.path.join(out, "model.tflite")) == description
+    assert description["precision"] == "float16" and description["input"]["dtype"] == "uint8"
+    assert description["model"]["config"] == "8_8_8_8_8_8_8_8" and description["model"]["macs"] > 0
+    assert description["parity"]["psnr"] >= 40 and description["gpu_delegate"]["compatible"]
+
+
+def test_cli_export_int8_calibrates_on_the_data_and_refuses_without_it(student, tmp_path, capsys):
+    generator, data = student
+    out = str(tmp_path / "int8")
+    assert main(["export", "--generator", generator, "--precision", "int8", "--out", out]) == 2
+    assert "calibrates on real inputs: give the dataset (--data)" in capsys.readouterr().err
+    assert not os.path.exists(out)
+    argv = ["export", "--generator", generator, "--precision", "int8", "--data", data, "--out", out,
+            "--calibration-images", "8"]  # fmt: skip
+    assert main([*argv, "--min-psnr", "99"]) == 1  # post-training int8 of this untrained student is far from 99 dB
+    assert "is not faithful" in capsys.readouterr().err and not os.path.exists(os.path.join(out, "model.tflite"))
+    assert main([*argv, "--min-psnr", "0"]) == 0
+    description = metadata.read(os.path.join(out, "model.tflite"))
+    assert description["precision"] == "int8" and description["parity"]["min_psnr"] == 0
+
+
+def test_cli_export_spade_generator_file_on_random_label_maps(tmp_path, capsys):
+    path = str(tmp_path / "spade.keras")
+    SubMobileSPADEGenerator("2_2_2_2_2_2_2_2", label_nc=4, instance=True, height=32, width=32).save(path)
+    out = str(tmp_path / "bundle")
+    assert main(["export", "--generator", path, "--out", out, "--images", "2"]) == 0
+    description = json.load(open(os.path.join(out, "model.json")))
+    assert description["input"]["channels"] == "one-hot labels (4) + instance edge"
+    assert description["parity"]["max_abs"] <= 1e-4 and "random inputs" in description["model"]["parity_inputs"]
+    assert os.path.exists(os.path.join(out, "sample_input.png"))
+    assert main(["export", "--generator", str(tmp_path / "none.keras"), "--out", out]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,136 @@
+"""From a run dir (or a saved generator) to an export bundle: what ``tfgancomp export`` does.
+
+The glue between our run dirs / datasets and :mod:`mobile_export`, which knows nothing of them: it picks the
+held-out inputs (parity, sample PNGs) and the calibration inputs (``int8`` / ``int16x8``) from the dataset, and
+the figures the bundle records (MACs, params, configuration, the run's held-out quality).
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import numpy as np
+
+from tfgancomp.backend import custom_objects, keras
+from tfgancomp.train.loop import read_json
+
+#: Architecture family → the task whose reader feeds it, for a bare generator file.
+_FAMILY_TASKS = {"resnet": "pix2pix", "spade": "gaugan"}
+
+
+def _load(generator: str):
+    """``(model, run settings or {}, run metrics or {})`` of a run dir or a ``.keras`` file."""
+    path = os.path.join(generator, "generator.keras") if os.path.isdir(generator) else generator
+    if not os.path.isfile(path):
+        raise ValueError(f"{path} does not exist: give a run dir of any stage, an extract folder or a .keras file")
+    try:
+        model = keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+    except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
+        raise ValueError(f"cannot load the generator {path}: {err}") from err
+    folder = os.path.dirname(path)
+    return model, read_json(os.path.join(folder, "settings.json")) or {}, read_json(
+        os.path.join(folder, "metrics.json")) or {}  # fmt: skip
+
+
+def _reader_settings(model, run: dict, data: str, task: str | None):
+    family = getattr(model, "family", None)
+    task = task or run.get("task") or _FAMILY_TASKS.get(family)
+    if task is None:
+        raise ValueError(f"cannot tell which dataset layout feeds {type(model).__name__}: give the task (--task)")
+    h, w = model.inputs[0].shape[1:3]
+    size = run.get("size") or h
+    if size is None:
+        raise ValueError("the generator has a dynamic input size and no run settings: give --size")
+    aspect = run.get("aspect_ratio") or (w / h if h and w else 1.0)
+    label_nc = run.get("label_nc")
+    instance = run.get("instance")
+    if task == "gaugan" and label_nc is None:
+        config = model.get_config()
+        label_nc, instance = config.get("label_nc"), config.get("instance")
+    return SimpleNamespace(task=task, data=data, size=size, aspect_ratio=aspect, batch_size=8, on_error="raise",
+                           direction=run.get("direction", "AtoB"), label_nc=label_nc, instance=instance)  # fmt: skip
+
+
+def _take(dataset, count: int) -> np.ndarray:
+    out, have = [], 0
+    for x, _ in dataset:
+        out.append(x.numpy())
+        have += len(out[-1])
+        if have >= count:
+            break
+    return np.concatenate(out)[:count]
+
+
+def export_generator(generator: str, out_dir: str, precision: str = "float32", data: str | None = None,
+                     uint8_io: bool = False, min_psnr: float | None = None, images: int = 8,
+                     calibration_images: int = 64, task: str | None = None, seed: int = 0) -> dict:  # fmt: skip
+    """Export a trained generator as a bundle (:func:`mobile_export.export_bundle`); returns ``model.json``.
+
+    Args:
+        generator: A run dir of any stage (teacher, distill, supernet's largest subnet, finetune), an ``extract``
+            folder, or a ``.keras`` generator file.
+        out_dir: The bundle folder.
+        precision: ``float32``, ``float16``, ``dynamic``, ``int8`` or ``int16x8``.
+        data: Dataset folder: parity runs on its first ``images`` held-out (test) inputs and ``int8`` /
+            ``int16x8`` calibrate on its first ``calibration_images`` training inputs. Without it, parity runs
+            on seeded random inputs (uniform images, or random one-hot label maps) and the calibrated precisions
+            are refused.
+        uint8_io: uint8 pixels in and out.
+        min_psnr: Least parity PSNR (dB) vs the Keras model (default per precision).
+        images: Held-out inputs for parity.
+        calibration_images: Training inputs for calibration.
+        task: The dataset layout for a bare generator file (default: from its family).
+        seed: Seed of the random parity inputs.
+    """
+    from mobile_export import BundleSettings, export_bundle
+    from mobile_export.convert import CALIBRATED
+    from tfgancomp.data import ReaderSettings, open_split
+    from tfgancomp.metrics import profile
+    from tfgancomp.train.runner import held_out_reader
+
+    model, run, metrics = _load(generator)
+    settings = BundleSettings(precision, uint8_io, min_psnr)
+    if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
+        raise ValueError(f"{generator}: export takes a generator with one NHWC input, got {model.inputs}")
+    representative = None
+    if data is not None:
+        s = _reader_settings(model, run, data, task)
+        reader = held_out_reader(s)
+        if reader is None:
+            raise ValueError(f"{data} has no held-out (test) split with truth for parity inputs")
+        inputs, source = _take(reader.dataset, images), f"{min(images, reader.summary.used)} held-out images"
+        if precision in CALIBRATED:
+            rs = ReaderSettings(s.size, None, s.aspect_ratio, flip=False, batch_size=8, shuffle=False,
+                                direction=s.direction)  # fmt: skip
+            train = open_split(s.task, data, rs, "train", False, s.label_nc, bool(s.instance))
+            representative = [_take(train.dataset, calibration_images)]
+    elif precision in CALIBRATED:
+        raise ValueError(f"precision {precision!r} calibrates on real inputs: give the dataset (--data)")
+    else:
+        h, w, c = model.inputs[0].shape[1:]
+        if h is None or w is None:
+            raise ValueError(f"{generator} has a dynamic input size: give the dataset (--data) to fix it")
+        rng = np.random.default_rng(seed)
+        if getattr(model, "family", None) == "spade":
+            inputs = np.eye(c, dtype=np.float32)[rng.integers(0, c, (images, h, w))]
+        else:
+            inputs = rng.uniform(-1, 1, (images, h, w, c)).astype(np.float32)
+        source = f"{images} random inputs (seed {seed})"
+    cost = profile(model, *inputs.shape[1:3])
+    info = {
+        "class": type(model).__name__,
+        "config": model.get_config().get("config"),
+        "macs": cost.macs,
+        "params": cost.params,
+        "height": cost.height,
+        "width": cost.width,
+        "source": os.path.abspath(generator),
+        "parity_inputs": source,
+        "held_out_quality": metrics.get("final"),
+    }
+    channels = "RGB"
+    if getattr(model, "family", None) == "spade":
+        config = model.get_config()
+        channels = f"one-hot labels ({config['label_nc']})" + (" + instance edge" if config.get("instance") else "")
+    return export_bundle(model, out_dir, inputs, settings, representative, info, channels)
