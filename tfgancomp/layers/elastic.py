@@ -15,8 +15,8 @@ from tfgancomp.validation import check_positive_int
 
 def instance_norm(x, epsilon: float = 1e-5):
     """:class:`~tfgancomp.layers.InstanceNorm` (no affine) on a tensor of any channel count."""
-    mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
-    return (x - mean) * tf.math.rsqrt(variance + epsilon)
+    centered = x - tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    return centered * tf.math.rsqrt(tf.reduce_mean(centered * centered, axis=[1, 2], keepdims=True) + epsilon)
 
 
 class _Elastic(keras.layers.Layer):

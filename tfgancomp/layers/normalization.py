@@ -9,9 +9,10 @@ from tfgancomp.backend import keras, register, tf
 class InstanceNorm(keras.layers.Layer):
     """Instance normalization over H and W of an NHWC tensor, as ``torch.nn.InstanceNorm2d``.
 
-    Written with ``tf.nn.moments(axes=[1, 2])`` so that a batch-1 TFLite export lowers to MEAN /
-    SQUARED_DIFFERENCE / RSQRT / MUL / ADD, all accepted by the GPU delegate (``GroupNormalization`` is not:
-    see design.md).
+    Written as ``c = x − mean(x); c · rsqrt(mean(c·c) + ε)`` over H and W, so that a batch-1 TFLite export lowers
+    to MEAN / SUB / MUL / RSQRT / ADD: all accepted by the GPU delegate (``GroupNormalization`` is not: see
+    design.md), and all with int8 *and* int16 kernels (``tf.nn.moments`` emits SQUARED_DIFFERENCE, which has no
+    int16 kernel, so int16x8 exports of it fail at run time). Same values as ``tf.nn.moments`` in float.
 
     Args:
         epsilon: Added to the variance before the square root (PyTorch's default 1e-5).
@@ -38,8 +39,9 @@ class InstanceNorm(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs):
-        mean, variance = tf.nn.moments(inputs, axes=[1, 2], keepdims=True)
-        out = (inputs - mean) * tf.math.rsqrt(variance + self.epsilon)
+        centered = inputs - tf.reduce_mean(inputs, axis=[1, 2], keepdims=True)
+        variance = tf.reduce_mean(centered * centered, axis=[1, 2], keepdims=True)
+        out = centered * tf.math.rsqrt(variance + self.epsilon)
         if self.affine:
             out = out * self.gamma + self.beta
         return out
