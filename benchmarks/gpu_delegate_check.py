@@ -2,9 +2,10 @@
 
 Two steps, because the GPU machine has no TensorFlow:
 
-1. ``python benchmarks/gpu_delegate_check.py make DIR`` (here, with TensorFlow): builds each generator family
-   in a small configuration, exports float32 and float16 ``.tflite`` files, and saves a random input with the
-   Keras model's output beside each.
+1. ``python benchmarks/gpu_delegate_check.py make DIR [GENERATOR DATA]`` (here, with TensorFlow): builds each
+   generator family in a small configuration, exports float32 and float16 ``.tflite`` files, and saves a random
+   input with the Keras model's output beside each. With a trained ``GENERATOR`` (run dir) and its dataset it also
+   exports that generator at every precision (int8 / int16x8 calibrated on the dataset) with a held-out input.
 2. ``python benchmarks/gpu_delegate_check.py run DIR OUT.json`` (on a machine with a GPU and Vulkan driver;
    needs only ``ai_edge_litert`` and ``numpy``): loads each model with ``HardwareAccelerator.GPU``, records
    whether LiteRT placed every op on the GPU (``is_fully_accelerated``), runs it, and compares the output with
@@ -31,13 +32,40 @@ CASES = {
 }  # fmt: skip
 
 
-def make(out_dir: Path) -> None:
+def _trained(out_dir: Path, generator: str, data: str, manifest: dict) -> None:
+    from mobile_export import gpu_compatibility, to_tflite
+    from mobile_export.convert import CALIBRATED
+    from tfgancomp.data import ReaderSettings, open_split
+    from tfgancomp.export import _load, _reader_settings
+    from tfgancomp.train.runner import held_out_reader
+
+    model, run_settings, _ = _load(generator)
+    s = _reader_settings(model, run_settings, data, None)
+    x = next(iter(held_out_reader(s).dataset))[0].numpy()[:1]
+    rs = ReaderSettings(s.size, None, s.aspect_ratio, flip=False, batch_size=8, shuffle=False)
+    train = open_split(s.task, data, rs, "train", False, s.label_nc, bool(s.instance))
+    calibration = [b.numpy() for b, _ in train.dataset.take(8)]
+    np.save(out_dir / "trained_input.npy", x)
+    np.save(out_dir / "trained_keras.npy", np.asarray(model(x, training=False)))
+    for precision in ("float32", "float16", "dynamic", "int8", "int16x8"):
+        name = f"trained_{precision}.tflite"
+        content = to_tflite(model, precision, tuple(x.shape[1:3]),
+                            representative_data=calibration if precision in CALIBRATED else None)  # fmt: skip
+        (out_dir / name).write_bytes(content)
+        manifest[name] = {"case": "trained", "arch": type(model).__name__, "kwargs": {"generator": generator},
+                          "size": list(x.shape[1:3]), "precision": precision,
+                          "analyzer_gpu_compatible": gpu_compatibility(content).compatible}  # fmt: skip
+
+
+def make(out_dir: Path, generator: str | None = None, data: str | None = None) -> None:
     from mobile_export import gpu_compatibility, to_tflite
     from tfgancomp.models import build_model
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     manifest = {}
+    if generator is not None:
+        _trained(out_dir, generator, data, manifest)
     for key, (arch, kwargs, (h, w)) in CASES.items():
         model = build_model(arch, height=h, width=w, **kwargs)
         x = rng.uniform(-1, 1, (1, h, w, model.inputs[0].shape[-1])).astype(np.float32)
@@ -98,7 +126,7 @@ def run(model_dir: Path, out_file: Path) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "make":
-        make(Path(sys.argv[2]))
+        make(Path(sys.argv[2]), *sys.argv[3:5])
     elif len(sys.argv) >= 4 and sys.argv[1] == "run":
         run(Path(sys.argv[2]), Path(sys.argv[3]))
     else:

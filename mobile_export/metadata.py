@@ -95,19 +95,24 @@ def _load(model) -> tuple[bytes, str]:
         return f.read(), path
 
 
+def _tables(model):
+    """``(reader, buffers start, buffers count, metadata start, metadata count)`` of a TFLite model."""
+    data, what = _load(model)
+    if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
+        raise MetadataError(f"{what} is not a TFLite model (no {FILE_IDENTIFIER.decode()} file identifier)")
+    reader = _Reader(data, what)
+    root = reader.indirect(0)
+    return (reader, *reader.vector(root, _MODEL_BUFFERS), *reader.vector(root, _MODEL_METADATA))
+
+
 def entries(model) -> dict[str, bytes]:
     """Every metadata entry of a TFLite model (bytes or path): ``{name: content}``.
 
     Raises:
         MetadataError: when ``model`` is not a TFLite flatbuffer (naming the file and what is wrong).
     """
-    data, what = _load(model)
-    if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
-        raise MetadataError(f"{what} is not a TFLite model (no {FILE_IDENTIFIER.decode()} file identifier)")
-    reader = _Reader(data, what)
-    root = reader.indirect(0)
-    buffers_start, buffers_count = reader.vector(root, _MODEL_BUFFERS)
-    meta_start, meta_count = reader.vector(root, _MODEL_METADATA)
+    reader, buffers_start, buffers_count, meta_start, meta_count = _tables(model)
+    data = reader.data
     out = {}
     for i in range(meta_count):
         entry = reader.table_at(meta_start + 4 * i)
@@ -135,13 +140,7 @@ def weight_bytes(model) -> int:
 
     The figure to compare precisions by: a small model's file is dominated by the flatbuffer's fixed overhead.
     """
-    data, what = _load(model)
-    if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
-        raise MetadataError(f"{what} is not a TFLite model (no {FILE_IDENTIFIER.decode()} file identifier)")
-    reader = _Reader(data, what)
-    root = reader.indirect(0)
-    buffers_start, buffers_count = reader.vector(root, _MODEL_BUFFERS)
-    meta_start, meta_count = reader.vector(root, _MODEL_METADATA)
+    reader, buffers_start, buffers_count, meta_start, meta_count = _tables(model)
     skip = {reader.scalar(reader.table_at(meta_start + 4 * i), _METADATA_BUFFER, "<I") for i in range(meta_count)}
     total = 0
     for index in range(buffers_count):

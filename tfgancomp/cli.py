@@ -125,6 +125,16 @@ def _add_schedule_flags(p) -> None:
     p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
 
 
+def _add_distill_loss_flags(p) -> None:
+    """Loss weights of the distillation stages (unset: the teacher task's reference defaults)."""
+    p.add_argument("--lambda-gan", type=float, help="adversarial weight")
+    p.add_argument("--lambda-recon", type=float, help="reconstruction (L1) weight")
+    p.add_argument("--lambda-distill", type=float, help="feature distillation weight")
+    p.add_argument("--lambda-feat", type=float, help="GAN feature-matching weight (GauGAN)")
+    p.add_argument("--lambda-vgg", type=float, help="VGG weight (GauGAN, with --vgg-weights)")
+    p.add_argument("--vgg-weights", help="local VGG-19 (no top) Keras weights file for the VGG loss")
+
+
 def _add_run_flags(p) -> None:
     """Flags of every training stage: seed, samples, bad files, distribution, verbosity."""
     p.add_argument("--seed", type=int, default=0, help="seed of weights and data order")
@@ -225,11 +235,7 @@ def _add_distill(sub) -> None:
     p.add_argument("--teacher-taps", help="comma-separated teacher layer names, one per student tap")
     p.add_argument("--mode", help="paired (L1 to truth, conditional D) or unpaired (L1 to the teacher, D on images)")
     p.add_argument("--gan-mode", help="lsgan, vanilla or hinge")
-    p.add_argument("--lambda-gan", type=float, help="adversarial weight")
-    p.add_argument("--lambda-recon", type=float, help="reconstruction (L1) weight")
-    p.add_argument("--lambda-distill", type=float, help="feature distillation weight")
-    p.add_argument("--lambda-feat", type=float, help="GAN feature-matching weight (GauGAN)")
-    p.add_argument("--lambda-vgg", type=float, help="VGG weight (GauGAN, with --vgg-weights)")
+    _add_distill_loss_flags(p)
     p.add_argument("--init-from-teacher", action="store_true", help="start the student from the teacher's weights")
     p.add_argument("--student-init", help="generator file / run dir to start the student from (fine-tune an extract)")
     p.add_argument("--fresh-discriminator", action="store_true", help="do not start from the teacher's discriminator")
@@ -239,7 +245,6 @@ def _add_distill(sub) -> None:
     p.add_argument("--aspect-ratio", type=float, help="width / height (default: teacher's)")
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     _add_schedule_flags(p)
-    p.add_argument("--vgg-weights", help="local VGG-19 (no top) Keras weights file for the VGG loss")
     p.add_argument("--inception-weights", help="local Inception-v3 (no top) weights file: adds FID / KID")
     p.add_argument("--label-nc", type=int, help="GauGAN label classes (default: teacher's)")
     _add_run_flags(p)
@@ -305,12 +310,7 @@ def _add_train_supernet(sub) -> None:
                    "file")  # fmt: skip
     p.add_argument("--out", required=True, help="run dir")
     p.add_argument("--sampling", default="uniform", help="uniform or sandwich")
-    p.add_argument("--lambda-distill", type=float, help="feature distillation weight")
-    p.add_argument("--lambda-recon", type=float, help="reconstruction (L1) weight")
-    p.add_argument("--lambda-gan", type=float, help="adversarial weight")
-    p.add_argument("--lambda-feat", type=float, help="GAN feature-matching weight (GauGAN)")
-    p.add_argument("--lambda-vgg", type=float, help="VGG weight (GauGAN, with --vgg-weights)")
-    p.add_argument("--vgg-weights", help="local VGG-19 (no top) Keras weights file for the VGG loss")
+    _add_distill_loss_flags(p)
     p.add_argument("--size", type=int, help="image height (default: teacher's)")
     _add_schedule_flags(p)
     _add_run_flags(p)
@@ -420,12 +420,7 @@ def _add_finetune(sub) -> None:
     p.add_argument("--teacher", required=True, help="teacher run dir")
     p.add_argument("--data", required=True, help="dataset folder in the task's layout")
     p.add_argument("--out", required=True, help="run dir")
-    p.add_argument("--lambda-distill", type=float, help="feature distillation weight")
-    p.add_argument("--lambda-recon", type=float, help="reconstruction (L1) weight")
-    p.add_argument("--lambda-gan", type=float, help="adversarial weight")
-    p.add_argument("--lambda-feat", type=float, help="GAN feature-matching weight (GauGAN)")
-    p.add_argument("--lambda-vgg", type=float, help="VGG weight (GauGAN, with --vgg-weights)")
-    p.add_argument("--vgg-weights", help="local VGG-19 (no top) Keras weights file for the VGG loss")
+    _add_distill_loss_flags(p)
     p.add_argument("--inception-weights", help="local Inception-v3 (no top) weights file: adds FID / KID")
     p.add_argument("--fresh-discriminator", action="store_true", help="do not start from the teacher's discriminator")
     _add_schedule_flags(p)

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from tfgancomp.backend import custom_objects, keras
 from tfgancomp.train.loop import read_json
+from tfgancomp.train.runner import read_generator
 
 #: Architecture family → the task whose reader feeds it, for a bare generator file.
 _FAMILY_TASKS = {"resnet": "pix2pix", "spade": "gaugan"}
@@ -22,12 +22,7 @@ _FAMILY_TASKS = {"resnet": "pix2pix", "spade": "gaugan"}
 def _load(generator: str):
     """``(model, run settings or {}, run metrics or {})`` of a run dir or a ``.keras`` file."""
     path = os.path.join(generator, "generator.keras") if os.path.isdir(generator) else generator
-    if not os.path.isfile(path):
-        raise ValueError(f"{path} does not exist: give a run dir of any stage, an extract folder or a .keras file")
-    try:
-        model = keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
-    except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
-        raise ValueError(f"cannot load the generator {path}: {err}") from err
+    model = read_generator(generator)
     folder = os.path.dirname(path)
     return model, read_json(os.path.join(folder, "settings.json")) or {}, read_json(
         os.path.join(folder, "metrics.json")) or {}  # fmt: skip

@@ -18,7 +18,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from tfgancomp.backend import custom_objects, keras, tf
+from tfgancomp.backend import keras, tf
 from tfgancomp.data import ReaderSettings, read_description
 from tfgancomp.distill.defaults import DISTILL_DEFAULTS, DISTILL_MODES
 from tfgancomp.distill.distiller import Distiller
@@ -37,7 +37,7 @@ from tfgancomp.models.base import ZooModel
 from tfgancomp.models.config import parse_config
 from tfgancomp.train.loop import ResumableRun, check_run_settings, open_run_dir, read_json, write_json
 from tfgancomp.train.perceptual import VGGPerceptual
-from tfgancomp.train.runner import TEACHER_TASKS, _show, open_data, record_run, sample_batch
+from tfgancomp.train.runner import TEACHER_TASKS, _show, open_data, read_generator, record_run, sample_batch
 from tfgancomp.validation import check_choice, check_positive_int
 
 #: Settings that may change between a run and its resumption.
@@ -241,12 +241,7 @@ class DistillSettings:
 def load_teacher(settings: DistillSettings, shape: tuple[int, int] | None = None):
     """The teacher generator of ``settings``, rebuilt for ``(height, width)`` inputs when it has another size."""
     path = settings.teacher_generator_path
-    if not os.path.isfile(path):
-        raise ValueError(f"{path} does not exist: the teacher run dir has no trained generator")
-    try:
-        teacher = keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
-    except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
-        raise ValueError(f"cannot load the teacher generator {path}: {err}") from err
+    teacher = read_generator(path, "teacher generator")
     if shape is None or tuple(teacher.inputs[0].shape[1:3]) in (tuple(shape), (None, None)):
         return teacher
     if not isinstance(teacher, ZooModel):
@@ -322,13 +317,8 @@ def student_architecture(path: str) -> dict:
 
     What ``tfgancomp finetune`` reads from an extracted subnet to rebuild the same student.
     """
-    source = os.path.join(path, "generator.keras") if os.path.isdir(path) else path
-    if not os.path.isfile(source):
-        raise ValueError(f"{source} does not exist: give an extract folder, a student run dir or a .keras file")
-    try:
-        model = keras.models.load_model(source, custom_objects=custom_objects(), compile=False)
-    except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
-        raise ValueError(f"cannot load the generator {source}: {err}") from err
+    model = read_generator(path, "student generator")
+    source = path
     config = model.get_config()
     if isinstance(model, (SubMobileResNetGenerator, SubMobileSPADEGenerator)):
         return {"student_config": config["config"]}
@@ -339,11 +329,8 @@ def student_architecture(path: str) -> dict:
 
 
 def _load_student_weights(student, path: str) -> None:
-    source = os.path.join(path, "generator.keras") if os.path.isdir(path) else path
-    try:
-        model = keras.models.load_model(source, custom_objects=custom_objects(), compile=False)
-    except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
-        raise ValueError(f"cannot load the student_init generator {source}: {err}") from err
+    model = read_generator(path, "student_init generator")
+    source = path
     theirs, ours = model.get_weights(), student.get_weights()
     if [w.shape for w in theirs] != [w.shape for w in ours]:
         raise ValueError(

@@ -249,6 +249,21 @@ def _show(inputs, task: str):
 # ---------------------------------------------------------------------------------------------- the run
 
 
+def read_generator(path: str, what: str = "generator"):
+    """A generator from a ``.keras`` file or a folder holding ``generator.keras`` (run dir, extract folder).
+
+    Raises:
+        ValueError: naming the file (and ``what`` it was meant to be) when it is missing or cannot be loaded.
+    """
+    source = os.path.join(path, "generator.keras") if os.path.isdir(path) else path
+    if not os.path.isfile(source):
+        raise ValueError(f"{source} does not exist: give a run dir, an extract folder or a .keras file as the {what}")
+    try:
+        return keras.models.load_model(source, custom_objects=custom_objects(), compile=False)
+    except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
+        raise ValueError(f"cannot load the {what} {source}: {err}") from err
+
+
 def load_generator(run_dir: str, which: str = "generator"):
     """The trained generator of a run dir of any stage (``which="generator_ba"`` for CycleGAN's B→A)."""
     path = os.path.join(run_dir, f"{which}.keras")
