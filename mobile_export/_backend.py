@@ -15,4 +15,13 @@ import tensorflow as tf  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")
 
-__all__ = ["tf"]
+
+def flatbuffer_tools():
+    """``(schema module, flatbuffer_utils module)`` of TensorFlow Lite, to edit a model's flatbuffer."""
+    from tensorflow.lite.python import schema_py_generated
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    return schema_py_generated, flatbuffer_utils
+
+
+__all__ = ["flatbuffer_tools", "tf"]

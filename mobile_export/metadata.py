@@ -178,8 +178,9 @@ def embed(tflite_model: bytes, description: dict, name: str = METADATA_NAME) -> 
 
     An existing entry of that name is replaced. Needs TensorFlow (its flatbuffer schema); :func:`read` does not.
     """
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
+    from mobile_export._backend import flatbuffer_tools
+
+    schema, flatbuffer_utils = flatbuffer_tools()
 
     if not isinstance(description, dict):
         raise ValueError(f"metadata must be a JSON object (dict), got {type(description).__name__}")
