@@ -17,6 +17,7 @@ from PIL import Image
 
 from mobile_export import metadata
 from mobile_export.convert import PRECISIONS, from_pixels, to_pixels, to_tflite
+from mobile_export.runtime import run
 from mobile_export.verify import gpu_compatibility, parity
 
 #: Default least PSNR (dB) of the TFLite output against the Keras output, per precision.
@@ -103,11 +104,13 @@ def export_bundle(model, out_dir: str, parity_inputs, settings: BundleSettings |
     except (RuntimeError, ValueError) as err:  # e.g. an op without a kernel for the chosen integer type
         raise ExportError(f"the {settings.precision} TFLite model of {model.name!r} does not run: {err}") from err
     compatibility = gpu_compatibility(content)
+    sample_in = inputs[0]
+    sample_out = run(content, to_pixels(sample_in[None]) if settings.uint8_io else sample_in[None])[0]
     description = {
         "format_version": FORMAT_VERSION,
         "precision": settings.precision,
         "input": _describe_tensor((1, *inputs.shape[1:]), settings.uint8_io, input_channels),
-        "output": _describe_tensor(_output_shape(content), settings.uint8_io, "RGB"),
+        "output": _describe_tensor(sample_out.shape, settings.uint8_io, "RGB"),
         "parity": {**result.to_dict(), "min_psnr": settings.min_psnr, "against": "the Keras model (float32)"},
         "gpu_delegate": compatibility.to_dict(),
         "model": dict(info or {}),
@@ -120,9 +123,6 @@ def export_bundle(model, out_dir: str, parity_inputs, settings: BundleSettings |
         )
     content = metadata.embed(content, description)
     os.makedirs(out_dir, exist_ok=True)
-    sample_in = inputs[0]
-    sample_out = from_pixels(_run_one(content, to_pixels(sample_in[None]))) if settings.uint8_io else _run_one(
-        content, sample_in[None])  # fmt: skip
     staging = tempfile.mkdtemp(prefix=".export-", dir=out_dir)
     try:
         with open(os.path.join(staging, "model.tflite"), "wb") as f:
@@ -131,7 +131,8 @@ def export_bundle(model, out_dir: str, parity_inputs, settings: BundleSettings |
             json.dump(description, f, indent=2, sort_keys=True)
             f.write("\n")
         _image(sample_in).save(os.path.join(staging, "sample_input.png"))
-        _image(sample_out[0]).save(os.path.join(staging, "sample_output.png"))
+        _image(from_pixels(sample_out[0]) if settings.uint8_io else sample_out[0]).save(
+            os.path.join(staging, "sample_output.png"))  # fmt: skip
         for name in BUNDLE_FILES:
             os.replace(os.path.join(staging, name), os.path.join(out_dir, name))
     finally:
@@ -139,15 +140,3 @@ def export_bundle(model, out_dir: str, parity_inputs, settings: BundleSettings |
             os.remove(os.path.join(staging, name))
         os.rmdir(staging)
     return description
-
-
-def _output_shape(content: bytes) -> tuple:
-    from mobile_export.runtime import make_interpreter
-
-    return tuple(make_interpreter(content).get_output_details()[0]["shape"])
-
-
-def _run_one(content: bytes, x: np.ndarray) -> np.ndarray:
-    from mobile_export.runtime import run
-
-    return run(content, x)[0]

@@ -145,6 +145,4 @@ def to_tflite(model, precision: str = "float32", input_size: tuple[int, int] | N
 
 def _has_fake_quant(concrete) -> bool:
     """Whether a traced model holds fake-quantization ops (a QAT model)."""
-    return any(op.type.startswith("FakeQuant") for op in concrete.graph.get_operations()) or any(
-        op.type.startswith("FakeQuant") for f in concrete.graph._functions.values() for op in f.graph.get_operations()
-    )
+    return any(op.type.startswith("FakeQuant") for op in concrete.graph.get_operations())

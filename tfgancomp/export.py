@@ -15,7 +15,7 @@ import numpy as np
 from tfgancomp.train.loop import read_json
 from tfgancomp.train.runner import read_generator
 
-#: Architecture family → the task whose reader feeds it, for a bare generator file.
+#: Architecture family → the (paired) task whose reader feeds it, for a bare generator file.
 _FAMILY_TASKS = {"resnet": "pix2pix", "spade": "gaugan"}
 
 

@@ -34,7 +34,7 @@ from tfgancomp.models import (
     SubMobileSPADEGenerator,
 )
 from tfgancomp.models.base import ZooModel
-from tfgancomp.models.config import parse_config
+from tfgancomp.models.config import TASK_FAMILIES, parse_config
 from tfgancomp.train.loop import ResumableRun, check_run_settings, open_run_dir, read_json, write_json
 from tfgancomp.train.perceptual import VGGPerceptual
 from tfgancomp.train.runner import TEACHER_TASKS, _show, open_data, read_generator, record_run, sample_batch
@@ -219,8 +219,7 @@ class DistillSettings:
         else:
             changes["n_blocks"] = self.n_blocks or t.get("n_blocks", 9)
         if self.student_config is not None:
-            family = "spade" if task == "gaugan" else "resnet"
-            changes["student_config"] = "_".join(map(str, parse_config(self.student_config, family)))
+            changes["student_config"] = "_".join(map(str, parse_config(self.student_config, TASK_FAMILIES[task])))
         for what in ("student_taps", "teacher_taps"):
             if getattr(self, what) is not None:
                 changes[what] = tuple(getattr(self, what))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: The generator family of each task: whose configuration strings (and supernets, search spaces) it uses.
+TASK_FAMILIES = {"pix2pix": "resnet", "cyclegan": "resnet", "gaugan": "spade"}
+
 #: Number of entries a configuration string may have, per generator family.
 CONFIG_LENGTHS = {"resnet": (8, 6), "spade": (8,)}
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from tfgancomp.backend import keras, tf
 from tfgancomp.distill.runner import DistillSettings, build_discriminator, load_teacher, run_distillation
+from tfgancomp.models.config import TASK_FAMILIES
 from tfgancomp.search.space import get_space
 from tfgancomp.search.supernet import SuperMobileResNetGenerator, SuperMobileSPADEGenerator, extract_subnet
 from tfgancomp.search.training import SAMPLING, SupernetDistiller
@@ -49,12 +50,12 @@ class SupernetSettings(DistillSettings):
     def search_space(self):
         """The :class:`~tfgancomp.search.SearchSpace`, of the family of the task (or the teacher run's task)."""
         task = self.task or (self.teacher_settings().get("task") if os.path.isdir(self.teacher) else None)
-        return get_space(self.space, "spade" if task == "gaugan" else "resnet")
+        return get_space(self.space, TASK_FAMILIES.get(task, "resnet"))
 
 
 def build_supernet(settings: dict):
     """The supernet of a resolved supernet run's settings (as a dict), named ``student``."""
-    space = get_space(settings["space"], "spade" if settings["task"] == "gaugan" else "resnet")
+    space = get_space(settings["space"], TASK_FAMILIES[settings["task"]])
     if settings["task"] == "gaugan":
         return SuperMobileSPADEGenerator(max(space.largest()), settings["label_nc"], settings["instance"], 3,
                                          settings["param_free_norm"], name="student")  # fmt: skip
