@@ -1,28 +1,47 @@
-"""Export Keras models to TFLite and prove the export sound; independent of ``tfgancomp`` internals."""
+"""Export Keras models to TFLite, prove the export sound, and measure it; independent of ``tfgancomp`` internals.
 
-from mobile_export import metadata
-from mobile_export.bundle import BundleSettings, ExportError, export_bundle
-from mobile_export.convert import PRECISIONS, ConvertSettings, from_pixels, to_pixels, to_tflite
-from mobile_export.runtime import interpreter_class, make_interpreter, run, run_batch
-from mobile_export.verify import GpuCompatibility, Parity, gpu_compatibility, parity, psnr
+The names below load on first use, so the parts that need no TensorFlow (``metadata``, ``benchmark``,
+``benchmark_log``, ``runtime``: what a phone-side or board-side tool needs) import without it.
+"""
 
-__all__ = [
-    "PRECISIONS",
-    "BundleSettings",
-    "ConvertSettings",
-    "ExportError",
-    "export_bundle",
-    "from_pixels",
-    "metadata",
-    "to_pixels",
-    "GpuCompatibility",
-    "Parity",
-    "gpu_compatibility",
-    "interpreter_class",
-    "make_interpreter",
-    "parity",
-    "psnr",
-    "run",
-    "run_batch",
-    "to_tflite",
-]
+import importlib
+
+_EXPORTS = {
+    "PRECISIONS": "convert",
+    "ConvertSettings": "convert",
+    "from_pixels": "convert",
+    "to_pixels": "convert",
+    "to_tflite": "convert",
+    "BundleSettings": "bundle",
+    "ExportError": "bundle",
+    "export_bundle": "bundle",
+    "interpreter_class": "runtime",
+    "make_interpreter": "runtime",
+    "run": "runtime",
+    "run_batch": "runtime",
+    "GpuCompatibility": "verify",
+    "Parity": "verify",
+    "gpu_compatibility": "verify",
+    "parity": "verify",
+    "psnr": "verify",
+    "BenchmarkError": "benchmark",
+    "BenchmarkResult": "benchmark",
+    "BenchmarkSettings": "benchmark",
+    "Comparison": "benchmark",
+    "compare": "benchmark",
+    "BenchmarkLog": "benchmark_log",
+    "BenchmarkLogError": "benchmark_log",
+}
+_MODULES = ("metadata", "benchmark", "benchmark_log", "bundle", "convert", "runtime", "verify")
+
+__all__ = sorted([*_EXPORTS, *_MODULES])
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"mobile_export.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    if name in _MODULES:
+        return importlib.import_module(f"mobile_export.{name}")
+    raise AttributeError(f"module 'mobile_export' has no attribute {name!r}")

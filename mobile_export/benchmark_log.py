@@ -51,16 +51,26 @@ class BenchmarkLog:
     delegated_nodes: int | None = None
     total_nodes: int | None = None
     partitions: int | None = None
+    accelerated: bool | None = None
 
     @property
     def fully_accelerated(self) -> bool | None:
-        """Every node went to the delegate (``None`` when the log shows no delegate replacement)."""
+        """Every node went to the delegate.
+
+        The runtime's own verdict when it printed one (LiteRT's ``Fully accelerated: [1]``), else ``Replacing N out
+        of M`` with N = M; ``None`` when the log shows neither.
+        """
+        if self.accelerated is not None:
+            return self.accelerated
         if self.delegated_nodes is None or self.total_nodes is None:
             return None
         return self.delegated_nodes == self.total_nodes
 
     def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "fully_accelerated": self.fully_accelerated}
+        """The fields as a JSON-ready dict; ``accelerated`` is folded into ``fully_accelerated``."""
+        values = dataclasses.asdict(self)
+        values.pop("accelerated")
+        return {**values, "fully_accelerated": self.fully_accelerated}
 
 
 def _ms(value: str) -> float:
@@ -80,6 +90,11 @@ _SIMPLE = [
     (
         re.compile(r"Use gpu: \[(\d+|true|false)\]", re.IGNORECASE),
         "use_gpu",
+        lambda v: v.lower() in ("1", "true"),
+    ),  # fmt: skip
+    (
+        re.compile(r"Fully accelerated: \[(\d+|true|false)\]", re.IGNORECASE),
+        "accelerated",
         lambda v: v.lower() in ("1", "true"),
     ),  # fmt: skip
     (re.compile(rf"The input model file size \(MB\): ({_NUMBER})"), "model_size_mb", float),

@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-IMPORT_POINTS = {"tfgancomp/backend.py", "mobile_export/_backend.py"}
+# mobile_export/_runner.py is sent alone to remote boards, where full TensorFlow may be the only TFLite runtime.
+IMPORT_POINTS = {"tfgancomp/backend.py", "mobile_export/_backend.py", "mobile_export/_runner.py"}
 FORBIDDEN_EVERYWHERE = ("keras", "tf_keras")  # only tfgancomp/backend.py may import these
 TENSORFLOW = "tensorflow"
 

@@ -119,3 +119,9 @@ def test_fuzz_random_and_mutated_lines_raise_nothing_but_the_parsers_error(data)
     except BenchmarkLogError:
         return
     record.to_dict()
+
+
+def test_litert_runners_own_verdict_is_fully_accelerated():
+    record = parse("Use gpu: [1]\nFully accelerated: [0]\ncount=3 first=10 curr=9 min=9 max=10 avg=9.5 std=0 "
+                   "p5=9 median=9 p95=10")  # fmt: skip
+    assert record.fully_accelerated is False and record.median_ms == 0.009 and "accelerated" not in record.to_dict()
