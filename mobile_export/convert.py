@@ -116,11 +116,14 @@ def to_tflite(model, precision: str = "float32", input_size: tuple[int, int] | N
     if settings.precision == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if settings.precision in CALIBRATED:
+        qat = representative_data is None and _has_fake_quant(serve.get_concrete_function())
         if settings.precision == "int16x8":
             ops = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
             converter.target_spec.supported_ops = [ops, tf.lite.OpsSet.TFLITE_BUILTINS]
-        else:
+        elif not qat:
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # A QAT model keeps the builtin op set: every tensor its fake-quants cover becomes int8, the rest (the
+        # normalization islands the QAT model computes in float) stays float between DEQUANTIZE and QUANTIZE.
         if representative_data is not None:
             source = representative_data
 
@@ -134,7 +137,7 @@ def to_tflite(model, precision: str = "float32", input_size: tuple[int, int] | N
                     raise ValueError("representative_data gave no samples")
 
             converter.representative_dataset = samples
-        elif not _has_fake_quant(serve.get_concrete_function()):
+        elif not qat:
             raise ValueError(f"precision {settings.precision!r} needs representative_data (input batches in "
                              "[-1, 1]) unless the model is quantization-aware trained")  # fmt: skip
     try:

@@ -92,6 +92,9 @@ class DistillSettings:
         seed: Seed of weights and data order.
         num_samples: Examples in the per-epoch sample grid.
         on_error: ``"raise"`` or ``"skip"`` for bad data files.
+        quantize: Quantization-aware training: the student (after ``student_init``) is replaced by
+            :func:`tfgancomp.quantize.quantize_model` of it, so the distillation trains its int8 behaviour with the
+            teacher's guidance; the saved ``generator.keras`` is the QAT model (convert it to int8 directly).
     """
 
     teacher: str
@@ -132,6 +135,7 @@ class DistillSettings:
     seed: int = 0
     num_samples: int = 4
     on_error: str = "raise"
+    quantize: bool = False
 
     def __post_init__(self):
         if (self.student_ngf is None) == (self.student_config is None):
@@ -351,6 +355,11 @@ def build_distiller(settings: DistillSettings, teacher, log=print):
     if s.student_init is not None:
         _load_student_weights(student, s.student_init)
         info["student_init"] = s.student_init
+    if s.quantize:
+        from tfgancomp.quantize import describe, quantize_model
+
+        student = quantize_model(student)
+        info["quantization_aware"] = describe(student)
     adversarial = s.lambda_gan > 0 or s.lambda_feat > 0
     disc, restored = build_discriminator(s, log) if adversarial else (None, None)
     info["discriminator_from"] = restored
@@ -385,6 +394,8 @@ def evaluate_student(student, teacher, reader, features=None) -> dict:
 
 
 def _costs(student, teacher, h: int, w: int) -> dict:
+    if hasattr(student, "float_model"):  # a QAT student: count its float architecture
+        student = student.float_model() or student
     costs = {}
     for label, (height, width) in (("at_training_size", (h, w)), ("at_256", (256, 256 * w // h))):
         try:

@@ -26,6 +26,9 @@ class InstanceNorm(keras.layers.Layer):
             raise ValueError(f"InstanceNorm epsilon must be > 0, got {epsilon!r}")
         self.epsilon = float(epsilon)
         self.affine = bool(affine)
+        # Identity in float. The int8 converter computes MEAN in int8 (it passes its input's quantization on), so
+        # quantization-aware training fake-quantizes the mean here to match (see tfgancomp.quantize).
+        self.mean_activation = keras.activations.linear
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -39,7 +42,7 @@ class InstanceNorm(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs):
-        centered = inputs - tf.reduce_mean(inputs, axis=[1, 2], keepdims=True)
+        centered = inputs - self.mean_activation(tf.reduce_mean(inputs, axis=[1, 2], keepdims=True))
         variance = tf.reduce_mean(centered * centered, axis=[1, 2], keepdims=True)
         out = centered * tf.math.rsqrt(variance + self.epsilon)
         if self.affine:

@@ -56,6 +56,9 @@ class SeparableConv(keras.layers.Layer):
             name="depthwise",
         )
         self.inner_norm = InstanceNorm(name="norm") if norm == "instance" else None
+        # Identity in float; quantization-aware training swaps in a fake-quant here (the pointwise conv's int8
+        # input after the float normalization island; see tfgancomp.quantize).
+        self.norm_activation = keras.activations.linear
         self.pointwise = keras.layers.Conv2D(self.filters, 1, use_bias=self.use_bias, name="pointwise")
 
     def call(self, inputs):
@@ -65,7 +68,7 @@ class SeparableConv(keras.layers.Layer):
             x = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]])
         x = self.depthwise(x)
         if self.inner_norm is not None:
-            x = self.inner_norm(x)
+            x = self.norm_activation(self.inner_norm(x))
         return self.pointwise(x)
 
     def compute_output_shape(self, input_shape):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -259,9 +260,27 @@ def read_generator(path: str, what: str = "generator"):
     if not os.path.isfile(source):
         raise ValueError(f"{source} does not exist: give a run dir, an extract folder or a .keras file as the {what}")
     try:
-        return keras.models.load_model(source, custom_objects=custom_objects(), compile=False)
+        return _load(source)
     except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
         raise ValueError(f"cannot load the {what} {source}: {err}") from err
+
+
+def _is_qat_file(path: str) -> bool:
+    """Whether a ``.keras`` file holds a quantization-aware model (checked without importing TFMOT)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "tfgancomp_qat.json" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _load(path: str):
+    """A saved generator; quantization-aware ones load inside TFMOT's scope (imported only for them)."""
+    if _is_qat_file(path):
+        from tfgancomp.quantize import load_qat
+
+        return load_qat(path)
+    return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
 
 
 def load_generator(run_dir: str, which: str = "generator"):
@@ -269,7 +288,7 @@ def load_generator(run_dir: str, which: str = "generator"):
     path = os.path.join(run_dir, f"{which}.keras")
     if not os.path.exists(path):
         raise ValueError(f"{path} does not exist: {run_dir} is not a training run dir or has no completed epoch")
-    return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+    return _load(path)
 
 
 def sample_batch(dataset, count: int, batch_size: int):
