@@ -8,6 +8,7 @@ the figures the bundle records (MACs, params, configuration, the run's held-out 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
@@ -57,9 +58,49 @@ def _take(dataset, count: int) -> np.ndarray:
     return np.concatenate(out)[:count]
 
 
+@dataclass(frozen=True)
+class QATSettings:
+    """Quantization-aware training before an ``int8`` export (a distillation run with ``quantize=True``).
+
+    Args:
+        epochs: Training epochs (≥ 1).
+        teacher: The teacher run dir (or generator file) that guides it.
+        run_dir: Where the run goes (default: ``<out_dir>/qat_run``); running again resumes it.
+        lr: Adam learning rate (linear decay over the second half).
+        batch_size: Batch size.
+    """
+
+    epochs: int
+    teacher: str | None
+    run_dir: str | None = None
+    lr: float = 5e-5
+    batch_size: int = 4
+
+    def __post_init__(self):
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"qat epochs must be a positive integer, got {self.epochs!r}")
+        if not self.teacher:
+            raise ValueError("quantization-aware training needs the teacher's run dir (--teacher)")
+        if not self.lr > 0:
+            raise ValueError(f"qat lr must be > 0, got {self.lr!r}")
+
+
+def _quantization_aware(generator: str, data: str, qat: QATSettings, out_dir: str, seed: int):
+    """Train a QAT copy of the student with the teacher's guidance; ``(qat model, run dir, run metrics)``."""
+    from tfgancomp.distill.runner import DistillSettings, distill, student_architecture
+
+    run_dir = qat.run_dir or os.path.join(out_dir, "qat_run")
+    settings = DistillSettings(teacher=qat.teacher, data=data, **student_architecture(generator),
+                               student_init=generator, quantize=True, epochs=qat.epochs, lr=qat.lr,
+                               batch_size=qat.batch_size, seed=seed)  # fmt: skip
+    metrics = distill(settings, run_dir, verbose=2)
+    return read_generator(run_dir, "quantization-aware generator"), run_dir, metrics
+
+
 def export_generator(generator: str, out_dir: str, precision: str = "float32", data: str | None = None,
                      uint8_io: bool = False, min_psnr: float | None = None, images: int = 8,
-                     calibration_images: int = 64, task: str | None = None, seed: int = 0) -> dict:  # fmt: skip
+                     calibration_images: int = 64, task: str | None = None, seed: int = 0,
+                     qat: QATSettings | None = None) -> dict:  # fmt: skip
     """Export a trained generator as a bundle (:func:`mobile_export.export_bundle`); returns ``model.json``.
 
     Args:
@@ -76,7 +117,9 @@ def export_generator(generator: str, out_dir: str, precision: str = "float32", d
         images: Held-out inputs for parity.
         calibration_images: Training inputs for calibration.
         task: The dataset layout for a bare generator file (default: from its family).
-        seed: Seed of the random parity inputs.
+        seed: Seed of the random parity inputs (and of quantization-aware training).
+        qat: Train quantization-aware first (``int8`` only; needs ``data``); the bundle's parity is then against
+            the QAT Keras model, and ``model.json`` also records the QAT model's PSNR vs the float student.
     """
     from mobile_export import BundleSettings, export_bundle
     from mobile_export.convert import CALIBRATED
@@ -86,6 +129,12 @@ def export_generator(generator: str, out_dir: str, precision: str = "float32", d
 
     model, run, metrics = _load(generator)
     settings = BundleSettings(precision, uint8_io, min_psnr)
+    float_model = model
+    if qat is not None:
+        if precision != "int8":
+            raise ValueError(f"quantization-aware training makes int8 models; got --precision {precision}")
+        if data is None:
+            raise ValueError("quantization-aware training trains on the dataset: give it (--data)")
     if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
         raise ValueError(f"{generator}: export takes a generator with one NHWC input, got {model.inputs}")
     representative = None
@@ -95,7 +144,7 @@ def export_generator(generator: str, out_dir: str, precision: str = "float32", d
         if reader is None:
             raise ValueError(f"{data} has no held-out (test) split with truth for parity inputs")
         inputs, source = _take(reader.dataset, images), f"{min(images, reader.summary.used)} held-out images"
-        if precision in CALIBRATED:
+        if precision in CALIBRATED and qat is None:
             rs = ReaderSettings(s.size, None, s.aspect_ratio, flip=False, batch_size=8, shuffle=False,
                                 direction=s.direction)  # fmt: skip
             train = open_split(s.task, data, rs, "train", False, s.label_nc, bool(s.instance))
@@ -112,10 +161,19 @@ def export_generator(generator: str, out_dir: str, precision: str = "float32", d
         else:
             inputs = rng.uniform(-1, 1, (images, h, w, c)).astype(np.float32)
         source = f"{images} random inputs (seed {seed})"
-    cost = profile(model, *inputs.shape[1:3])
+    qat_info = None
+    if qat is not None:
+        model, qat_run, qat_metrics = _quantization_aware(generator, data, qat, out_dir, seed)
+        qat_out, float_out = model(inputs, training=False).numpy(), float_model(inputs, training=False).numpy()
+        from mobile_export.verify import psnr
+
+        qat_info = {"epochs": qat.epochs, "teacher": os.path.abspath(qat.teacher), "run": os.path.abspath(qat_run),
+                    "lr": qat.lr, "held_out_quality": qat_metrics.get("final"),
+                    "keras_qat_vs_float_psnr": psnr(float_out, qat_out)}  # fmt: skip
+    cost = profile(float_model, *inputs.shape[1:3])
     info = {
-        "class": type(model).__name__,
-        "config": model.get_config().get("config"),
+        "class": type(float_model).__name__,
+        "config": float_model.get_config().get("config"),
         "macs": cost.macs,
         "params": cost.params,
         "height": cost.height,
@@ -124,8 +182,10 @@ def export_generator(generator: str, out_dir: str, precision: str = "float32", d
         "parity_inputs": source,
         "held_out_quality": metrics.get("final"),
     }
+    if qat_info is not None:
+        info["quantization_aware_training"] = qat_info
     channels = "RGB"
-    if getattr(model, "family", None) == "spade":
-        config = model.get_config()
+    if getattr(float_model, "family", None) == "spade":
+        config = float_model.get_config()
         channels = f"one-hot labels ({config['label_nc']})" + (" + instance edge" if config.get("instance") else "")
     return export_bundle(model, out_dir, inputs, settings, representative, info, channels)

@@ -455,6 +455,10 @@ def run_distillation(settings: DistillSettings, run_dir: str, build, exported, s
     metrics_path = os.path.join(run_dir, "metrics.json")
     metrics = read_json(metrics_path) or {}
     if run.restore(s.epochs) == 0:
+        if s.quantize:  # measure the fake-quant ranges before training (TFMOT's start at [-6, 6])
+            from tfgancomp.quantize import calibrate_ranges
+
+            info["calibration_batches"] = calibrate_ranges(distiller.student, (x for x, _ in train.dataset.take(16)))
         metrics = {"costs": _costs(exported(distiller), teacher, *s.shape), **info}
         if held_out is not None:
             metrics["untrained"] = evaluate_student(distiller.student, teacher, held_out, features)

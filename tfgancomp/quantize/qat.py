@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -9,7 +10,7 @@ import tempfile
 import zipfile
 
 from tfgancomp.backend import custom_objects, keras
-from tfgancomp.quantize._tfmot import tfmot
+from tfgancomp.quantize._tfmot import quant_ops, tfmot
 from tfgancomp.quantize.configs import config_for, scope_objects
 
 PREFIX = "quant_"
@@ -117,6 +118,44 @@ def quantize_model(model, name: str | None = None) -> QATGenerator:
                         float_class=float_class, float_config=float_config)  # fmt: skip
 
 
+@contextlib.contextmanager
+def _ema_decay(value: float):
+    """TFMOT's moving-average range quantizers with another EMA decay (theirs is fixed at 0.999)."""
+    original = quant_ops.MovingAvgQuantize
+
+    def patched(*args, **kwargs):
+        kwargs["ema_decay"] = value
+        return original(*args, **kwargs)
+
+    quant_ops.MovingAvgQuantize = patched
+    try:
+        yield
+    finally:
+        quant_ops.MovingAvgQuantize = original
+
+
+def calibrate_ranges(model, batches) -> int:
+    """Set a QAT model's activation ranges to the average of their per-batch min / max over ``batches``.
+
+    TFMOT starts every range at [-6, 6] and moves it by an EMA of decay 0.999: a short QAT run would keep ranges
+    far too wide (int8 steps larger than the spread a normalization then divides by). This pass measures them
+    first. Weights and every other state (e.g. batch-norm statistics) are left as they were.
+
+    Returns:
+        The number of batches used.
+    """
+    keep = [v for v in model.non_trainable_variables if not v.name.endswith(("_min:0", "_max:0"))]
+    saved = [v.numpy() for v in keep]
+    count = 0
+    for batch in batches:
+        with _ema_decay(count / (count + 1.0)):  # running mean: the first batch sets, the next ones average
+            model(batch, training=True)
+        count += 1
+    for variable, value in zip(keep, saved, strict=True):
+        variable.assign(value)
+    return count
+
+
 def load_qat(path: str) -> QATGenerator:
     """Load a quantization-aware model saved by :meth:`QATGenerator.save`.
 
@@ -145,4 +184,4 @@ def describe(model) -> dict:
     return {"quantized_layers": len(wrapped), "range_variables": len(ranges)}
 
 
-__all__ = ["QATGenerator", "describe", "load_qat", "quantize_model"]
+__all__ = ["QATGenerator", "calibrate_ranges", "describe", "load_qat", "quantize_model"]
