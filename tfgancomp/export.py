@@ -123,6 +123,7 @@ def export_generator(generator: str, out_dir: str, precision: str = "float32", d
     """
     from mobile_export import BundleSettings, export_bundle
     from mobile_export.convert import CALIBRATED
+    from mobile_export.verify import psnr
     from tfgancomp.data import ReaderSettings, open_split
     from tfgancomp.metrics import profile
     from tfgancomp.train.runner import held_out_reader
@@ -165,8 +166,6 @@ def export_generator(generator: str, out_dir: str, precision: str = "float32", d
     if qat is not None:
         model, qat_run, qat_metrics = _quantization_aware(generator, data, qat, out_dir, seed)
         qat_out, float_out = model(inputs, training=False).numpy(), float_model(inputs, training=False).numpy()
-        from mobile_export.verify import psnr
-
         qat_info = {"epochs": qat.epochs, "teacher": os.path.abspath(qat.teacher), "run": os.path.abspath(qat_run),
                     "lr": qat.lr, "held_out_quality": qat_metrics.get("final"),
                     "keras_qat_vs_float_psnr": psnr(float_out, qat_out)}  # fmt: skip

@@ -269,7 +269,7 @@ def _is_qat_file(path: str) -> bool:
     """Whether a ``.keras`` file holds a quantization-aware model (checked without importing TFMOT)."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return "tfgancomp_qat.json" in archive.namelist()
+            return "tfgancomp_qat.json" in archive.namelist()  # tfgancomp.quantize.qat.QAT_ENTRY (no TFMOT import)
     except (OSError, zipfile.BadZipFile):
         return False
 
