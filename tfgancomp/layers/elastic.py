@@ -10,13 +10,14 @@ slicing them.
 from __future__ import annotations
 
 from tfgancomp.backend import keras, register, tf
+from tfgancomp.layers.normalization import spatial_mean
 from tfgancomp.validation import check_positive_int
 
 
 def instance_norm(x, epsilon: float = 1e-5):
     """:class:`~tfgancomp.layers.InstanceNorm` (no affine) on a tensor of any channel count."""
-    centered = x - tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-    return centered * tf.math.rsqrt(tf.reduce_mean(centered * centered, axis=[1, 2], keepdims=True) + epsilon)
+    centered = x - spatial_mean(x)
+    return centered * tf.math.rsqrt(spatial_mean(centered * centered) + epsilon)
 
 
 class _Elastic(keras.layers.Layer):

@@ -130,6 +130,8 @@ class CompositeQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
         _, hooks = _inner_points(layer)
         for hook, value in zip(hooks, quantize_activations, strict=True):
             setattr(hook.owner, hook.attr, value)
+            if isinstance(hook.owner, InstanceNorm):
+                hook.owner.int8_mean = True  # one MEAN over H·W, as the int8 model computes it
 
     def get_output_quantizers(self, layer):
         # A separable block's output is its pointwise conv's (already fake-quantized by the hook); a norm's is a
