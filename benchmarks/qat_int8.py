@@ -1,9 +1,10 @@
 r"""int8 after quantization-aware training vs post-training int8 on a trained edges2shapes student.
 
-Runs ``tfgancomp export --precision int8 --qat-epochs N --teacher TEACHER`` (QAT with the teacher's guidance,
-``tfgancomp.quantize``) and a post-training int8 export of the same float student, then measures on the
-held-out test images: PSNR of each int8 ``.tflite`` vs the float Keras student, PSNR to truth of each vs the float
-student's, and weight bytes vs the float32 export. Writes a JSON file the README quotes.
+Exports the float student as float32, as post-training int8, and as int8 after quantization-aware training
+(``tfgancomp export --precision int8 --qat-epochs N``, ``tfgancomp.quantize``) towards the float student's output
+(``--qat-target float``) and, with ``--teacher``, with the teacher's distillation recipe (``--qat-target
+teacher``); then measures on the held-out test images: PSNR of each ``.tflite`` vs the float Keras student, PSNR to
+truth of each vs the float student's, and weight bytes vs the float32 export. Writes a JSON file the README quotes.
 
     python benchmarks/qat_int8.py --student /tmp/search_bench/finetune --teacher /tmp/teacher_bench/run \\
         --data /tmp/teacher_bench/edges2shapes --work /tmp/qat_bench --out benchmarks/results/qat_int8.json
@@ -23,12 +24,12 @@ from _results import machine, write_results
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--student", required=True)
-    parser.add_argument("--teacher", required=True)
+    parser.add_argument("--teacher", help="teacher run dir: adds the --qat-target teacher leg")
     parser.add_argument("--data", required=True)
     parser.add_argument("--work", required=True, help="scratch folder (replaced)")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--qat-epochs", type=int, default=2)
-    parser.add_argument("--qat-lr", type=float, default=5e-5)
+    parser.add_argument("--qat-epochs", type=int, default=3)
+    parser.add_argument("--qat-lr", type=float, help="default: tfgancomp export's per target")
     parser.add_argument("--test-images", type=int, default=100)
     args = parser.parse_args()
 
@@ -52,15 +53,18 @@ def main() -> None:
     results = {
         "command": "python benchmarks/qat_int8.py "
         + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("work", "out")
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("work", "out") and v is not None
         ),  # fmt: skip
         "machine": machine(tf.__version__),
         "held_out_images": len(x),
         "float_keras": {"psnr_to_truth": psnr(truth, float_out)},
     }
-    runs = {"float32": [], "int8_ptq": ["--precision", "int8"],
-            "int8_qat": ["--precision", "int8", "--qat-epochs", str(args.qat_epochs), "--teacher", args.teacher,
-                         "--qat-lr", str(args.qat_lr)]}  # fmt: skip
+    qat = ["--precision", "int8", "--qat-epochs", str(args.qat_epochs)]
+    if args.qat_lr is not None:
+        qat += ["--qat-lr", str(args.qat_lr)]
+    runs = {"float32": [], "int8_ptq": ["--precision", "int8"], "int8_qat_float": qat}
+    if args.teacher:
+        runs["int8_qat_teacher"] = [*qat, "--teacher", args.teacher]
     for name, extra in runs.items():
         bundle = os.path.join(args.work, name)
         start = time.time()
@@ -80,8 +84,8 @@ def main() -> None:
         results[name] = row
         print(name, row, flush=True)
     f32 = results["float32"].get("weight_bytes")
-    for name in ("int8_ptq", "int8_qat"):
-        if f32 and results[name].get("weight_bytes"):
+    for name in runs:
+        if name != "float32" and f32 and results[name].get("weight_bytes"):
             results[name]["weight_bytes_vs_float32"] = results[name]["weight_bytes"] / f32
     write_results(args.out, results)
 

@@ -72,7 +72,8 @@ def _describe_tensor(shape, uint8_io: bool, channels_meaning: str) -> dict:
 
 
 def export_bundle(model, out_dir: str, parity_inputs, settings: BundleSettings | None = None,
-                  representative_data=None, info: dict | None = None, input_channels: str = "RGB") -> dict:  # fmt: skip
+                  representative_data=None, info: dict | None = None, input_channels: str = "RGB",
+                  reference: str = "the Keras model (float32)") -> dict:  # fmt: skip
     """Convert ``model``, prove it, and write the bundle into ``out_dir``; returns the ``model.json`` content.
 
     Args:
@@ -85,6 +86,7 @@ def export_bundle(model, out_dir: str, parity_inputs, settings: BundleSettings |
         info: What the caller knows and the bundle should record (MACs, params, config string, quality
             figures...); stored under ``"model"`` in ``model.json``.
         input_channels: What the input channels are (``"RGB"``, or e.g. ``"one-hot labels (35) + instance edge"``).
+        reference: What ``model`` is, as the parity record names it (``parity.against``).
 
     Raises:
         ExportError: when the conversion fails or the parity PSNR is below ``settings.min_psnr``.
@@ -111,7 +113,7 @@ def export_bundle(model, out_dir: str, parity_inputs, settings: BundleSettings |
         "precision": settings.precision,
         "input": _describe_tensor((1, *inputs.shape[1:]), settings.uint8_io, input_channels),
         "output": _describe_tensor(sample_out.shape, settings.uint8_io, "RGB"),
-        "parity": {**result.to_dict(), "min_psnr": settings.min_psnr, "against": "the Keras model (float32)"},
+        "parity": {**result.to_dict(), "min_psnr": settings.min_psnr, "against": reference},
         "gpu_delegate": compatibility.to_dict(),
         "model": dict(info or {}),
     }

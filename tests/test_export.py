@@ -62,3 +62,45 @@ def test_cli_export_spade_generator_file_on_random_label_maps(tmp_path, capsys):
     assert os.path.exists(os.path.join(out, "sample_input.png"))
     assert main(["export", "--generator", str(tmp_path / "none.keras"), "--out", out]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_export_int8_after_quantization_aware_training_towards_the_float_student(student, tmp_path, capsys):
+    # The default QAT target: the float student (here an extract folder, no run settings) is its own teacher.
+    generator, data = student
+    out = str(tmp_path / "int8_qat")
+    assert main(["export", "--generator", generator, "--precision", "int8", "--data", data, "--out", out,
+                 "--qat-epochs", "1", "--images", "4", "--min-psnr", "0"]) == 0  # fmt: skip
+    description = json.load(open(os.path.join(out, "model.json")))
+    qat = description["model"]["quantization_aware_training"]
+    assert qat["target"] == "float" and qat["teacher"] == "the float student" and qat["lr"] == 1e-4
+    assert qat["run"] == os.path.abspath(os.path.join(out, "qat_run")) and qat["epochs"] == 1
+    settings = json.load(open(os.path.join(out, "qat_run", "settings.json")))
+    assert settings["quantize"] and settings["mode"] == "unpaired" and settings["lambda_gan"] == 0
+    assert settings["lambda_distill"] == 0 and settings["teacher"].endswith("generator.keras")
+    assert description["parity"]["against"].startswith("the quantization-aware")
+    assert description["precision"] == "int8" and description["gpu_delegate"]["compatible"]
+    assert qat["keras_qat_vs_float_psnr"] > 0 and "psnr_to_teacher" in qat["held_out_quality"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--qat-epochs", "1", "--qat-target", "teacher"], "needs its run dir (--teacher)"),
+        (["--qat-epochs", "1", "--teacher", "runs/t", "--qat-target", "float"], "guides --qat-target teacher only"),
+        (["--qat-epochs", "0.5"], "invalid int value"),
+        (["--qat-epochs", "1", "--qat-lr", "0"], "qat lr must be > 0"),
+        (["--qat-epochs", "2", "--precision", "float16"], "quantization-aware training makes int8 models"),
+    ],
+)
+def test_cli_export_quantization_aware_training_refuses_bad_settings(student, tmp_path, capsys, argv, message):
+    generator, data = student
+    out = str(tmp_path / "bundle")
+    argv = ["export", "--generator", generator, "--data", data, "--out", out, *argv]
+    if "--precision" not in argv:
+        argv += ["--precision", "int8"]
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's own type errors
+        code = exit_.code
+    assert code == 2 and message in capsys.readouterr().err
+    assert not os.path.exists(out)

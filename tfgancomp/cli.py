@@ -451,8 +451,10 @@ def _add_export(sub) -> None:
         "precision, MACs, params, config, parity and GPU-delegate results, known quality), sample_input.png and "
         "sample_output.png. An export whose parity PSNR vs the Keras model is below --min-psnr fails and writes "
         "nothing. int8 / int16x8 are post-training, calibrated on --data, unless --qat-epochs N: then the "
-        "student is first trained quantization-aware for N epochs with the --teacher's guidance (a distillation "
-        "run in --qat-run, default OUT/qat_run) and converted from its fake-quant ranges.",
+        "student is first trained quantization-aware for N epochs (a distillation run in --qat-run, default "
+        "OUT/qat_run) and converted from its fake-quant ranges. --qat-target float (the default without "
+        "--teacher) fits it to the float student's output; --qat-target teacher (the default with --teacher) "
+        "trains it with the teacher's distillation recipe.",
     )
     p.add_argument("--generator", required=True, help="run dir of any stage, extract folder or .keras file")
     p.add_argument("--precision", default="float32", help="float32, float16, dynamic, int8 or int16x8")
@@ -464,9 +466,13 @@ def _add_export(sub) -> None:
     p.add_argument("--calibration-images", type=int, default=64, help="training inputs for int8 / int16x8")
     p.add_argument("--task", help="dataset layout for a bare generator file (default: from its family)")
     p.add_argument("--qat-epochs", type=int, default=0, help="quantization-aware training epochs before int8")
-    p.add_argument("--teacher", help="teacher run dir guiding quantization-aware training")
+    p.add_argument("--qat-target", choices=("float", "teacher"),
+                   help="fit the int8 student to the float student's output, or train it with --teacher's "
+                   "distillation recipe (default: teacher when --teacher is given, else float)")  # fmt: skip
+    p.add_argument("--teacher", help="teacher run dir for --qat-target teacher")
     p.add_argument("--qat-run", help="run dir of the quantization-aware training (default OUT/qat_run)")
-    p.add_argument("--qat-lr", type=float, default=5e-5, help="learning rate of quantization-aware training")
+    p.add_argument("--qat-lr", type=float, help="learning rate of quantization-aware training (default 1e-4 for "
+                   "the float target, 5e-5 for the teacher target)")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=4, help="batch size of quantization-aware training")
     p.set_defaults(func=_cmd_export)
 
@@ -479,7 +485,8 @@ def _cmd_export(args) -> int:
         description = export_generator(args.generator, args.out, args.precision, args.data, args.uint8_io,
                                        args.min_psnr, args.images, args.calibration_images, args.task,
                                        qat=QATSettings(args.qat_epochs, args.teacher, args.qat_run, args.qat_lr,
-                                                       args.batch_size) if args.qat_epochs else None)  # fmt: skip
+                                                       args.batch_size, args.qat_target)
+                                       if args.qat_epochs else None)  # fmt: skip
     except ExportError as err:
         print(f"tfgancomp export: {err}", file=sys.stderr)
         return 1

@@ -316,17 +316,19 @@ def build_discriminator(settings: DistillSettings, log=print):
 
 
 def student_architecture(path: str) -> dict:
-    """``{"student_config": ...}`` or ``{"student_ngf": ...}`` of a saved student generator (file or run dir).
+    """The student arguments of :class:`DistillSettings` that rebuild a saved student (file or run dir).
 
-    What ``tfgancomp finetune`` reads from an extracted subnet to rebuild the same student.
+    ``{"student_config": ...}`` or ``{"student_ngf": ...}``, and ``n_blocks`` for the ResNet family: what
+    ``tfgancomp finetune`` and quantization-aware training read from a saved student to rebuild it.
     """
     model = read_generator(path, "student generator")
     source = path
     config = model.get_config()
+    blocks = {"n_blocks": config["n_blocks"]} if "n_blocks" in config else {}  # ResNet family
     if isinstance(model, (SubMobileResNetGenerator, SubMobileSPADEGenerator)):
-        return {"student_config": config["config"]}
+        return {"student_config": config["config"], **blocks}
     if isinstance(model, (MobileResNetGenerator, MobileSPADEGenerator)):
-        return {"student_ngf": config["ngf"]}
+        return {"student_ngf": config["ngf"], **blocks}
     raise ValueError(f"{source} is a {type(model).__name__}; a student is a (Sub)MobileResNetGenerator or "
                      "(Sub)MobileSPADEGenerator")  # fmt: skip
 
