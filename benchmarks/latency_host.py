@@ -5,8 +5,9 @@ float32 bundle — latency does not depend on the weights, so ``--teacher`` may 
 weights) — and compares every given student bundle with it on the host CPU (LiteRT, XNNPACK), then on LiteRT's GPU
 accelerator where one exists. Writes JSON and prints the markdown table the README quotes.
 
-    python benchmarks/latency_host.py --students /tmp/qat_bench/float32 /tmp/qat_bench/int8_qat \
-        --work /tmp/latency_bench --out benchmarks/results/latency_host.json
+    python benchmarks/latency_host.py --students /tmp/qat_bench/float32 /tmp/qat_bench/int8_ptq \
+        /tmp/qat_bench/int8_qat_float --teacher /tmp/teacher_bench/run --work /tmp/latency_bench \
+        --out benchmarks/results/latency_host.json
 """
 
 from __future__ import annotations
