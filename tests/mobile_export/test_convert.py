@@ -25,9 +25,21 @@ def exported(request):
     return arch, model, to_tflite(model, input_size=size)
 
 
+#: Where the tiny size is numerically ill-conditioned, float32 parity is checked at a larger one. The sub-mobile
+#: SPADE at 64×32 instance-normalizes 2×1 maps in its head (random weights): there Keras float32 itself is 1.6e-3 –
+#: 2.8e-3 from the same model in float64, so no float32 runtime can be held to 1e-4 of it; at 128×64 Keras float32
+#: is within 1e-4 of float64 and TFLite within 5.4e-5 of Keras (measured).
+WELL_CONDITIONED = {"sub_mobile_spade": (128, 64)}
+
+
 def test_float32_export_matches_keras(exported):
     arch, model, content = exported
-    result = parity(model, content, tiny_input(model, arch, batch=3, seed=2))
+    inputs = tiny_input(model, arch, batch=3, seed=2)
+    if arch in WELL_CONDITIONED:
+        h, w = WELL_CONDITIONED[arch]
+        content = to_tflite(model, input_size=(h, w))
+        inputs = np.random.default_rng(2).uniform(-1, 1, (3, h, w, inputs.shape[-1])).astype(np.float32)
+    result = parity(model, content, inputs)
     assert result.samples == 3
     assert result.max_abs <= 1e-4, result
 
