@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from tfgancomp.train.loop import read_json
-from tfgancomp.train.runner import read_generator
+from tfgancomp.train.runner import generator_file, read_generator
 from tfgancomp.validation import check_choice
 
 #: Architecture family → the (paired) task whose reader feeds it, for a bare generator file.
@@ -23,9 +23,8 @@ _FAMILY_TASKS = {"resnet": "pix2pix", "spade": "gaugan"}
 
 def _load(generator: str):
     """``(model, run settings or {}, run metrics or {})`` of a run dir or a ``.keras`` file."""
-    path = os.path.join(generator, "generator.keras") if os.path.isdir(generator) else generator
     model = read_generator(generator)
-    folder = os.path.dirname(path)
+    folder = os.path.dirname(generator_file(generator))
     return model, read_json(os.path.join(folder, "settings.json")) or {}, read_json(
         os.path.join(folder, "metrics.json")) or {}  # fmt: skip
 
@@ -122,8 +121,7 @@ def _quantization_aware(generator: str, data: str, qat: QATSettings, out_dir: st
     if qat.target == "teacher":
         settings = DistillSettings(teacher=qat.teacher, **common)
     else:  # the float student (its generator file) is the teacher; its output is the L1 target
-        source = os.path.join(generator, "generator.keras") if os.path.isdir(generator) else generator
-        settings = DistillSettings(teacher=source, task=reader.task, size=reader.size,
+        settings = DistillSettings(teacher=generator_file(generator), task=reader.task, size=reader.size,
                                    aspect_ratio=reader.aspect_ratio, direction=reader.direction,
                                    label_nc=reader.label_nc, instance=reader.instance, mode="unpaired",
                                    lambda_gan=0.0, lambda_recon=100.0, lambda_distill=0.0, lambda_feat=0.0,

@@ -250,13 +250,18 @@ def _show(inputs, task: str):
 # ---------------------------------------------------------------------------------------------- the run
 
 
+def generator_file(path: str) -> str:
+    """The ``.keras`` file of a saved generator: ``path`` itself, or the ``generator.keras`` of a folder."""
+    return os.path.join(path, "generator.keras") if os.path.isdir(path) else path
+
+
 def read_generator(path: str, what: str = "generator"):
     """A generator from a ``.keras`` file or a folder holding ``generator.keras`` (run dir, extract folder).
 
     Raises:
         ValueError: naming the file (and ``what`` it was meant to be) when it is missing or cannot be loaded.
     """
-    source = os.path.join(path, "generator.keras") if os.path.isdir(path) else path
+    source = generator_file(path)
     if not os.path.isfile(source):
         raise ValueError(f"{source} does not exist: give a run dir, an extract folder or a .keras file as the {what}")
     try:
