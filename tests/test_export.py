@@ -48,6 +48,7 @@ def test_cli_export_int8_calibrates_on_the_data_and_refuses_without_it(student, 
     assert main([*argv, "--min-psnr", "99"]) == 1  # post-training int8 of this untrained student is far from 99 dB
     err = capsys.readouterr().err
     assert "int8 export of 'student' is not faithful" in err and "below the required 99.0 dB" in err
+    assert "--qat-epochs N" in err and "--min-psnr" in err and len(err.strip().splitlines()) == 1  # what to do
     assert not os.path.exists(os.path.join(out, "model.tflite"))
 
 

@@ -17,6 +17,13 @@ from tfgancomp.train.loop import read_json
 from tfgancomp.train.runner import generator_file, read_generator
 from tfgancomp.validation import check_choice
 
+# Appended to the parity failure of a post-training int8 export (the usual case for a trained student).
+POST_TRAINING_INT8_HINT = (
+    "Post-training int8 often falls below the parity threshold: train quantization-aware first with --qat-epochs N "
+    "(e.g. 3, on --data; qat=QATSettings(N) in Python), or, if a lower parity is acceptable, set the threshold "
+    "with --min-psnr DB"
+)
+
 #: Architecture family → the (paired) task whose reader feeds it, for a bare generator file.
 _FAMILY_TASKS = {"resnet": "pix2pix", "spade": "gaugan"}
 
@@ -154,7 +161,7 @@ def export_generator(generator: str, out_dir: str, precision: str = "float32", d
         qat: Train quantization-aware first (``int8`` only; needs ``data``); the bundle's parity is then against
             the QAT Keras model, and ``model.json`` also records the QAT model's PSNR vs the float student.
     """
-    from mobile_export import BundleSettings, export_bundle
+    from mobile_export import BundleSettings, ExportError, export_bundle
     from mobile_export.convert import CALIBRATED
     from mobile_export.verify import psnr
     from tfgancomp.data import ReaderSettings, open_split
@@ -222,4 +229,9 @@ def export_generator(generator: str, out_dir: str, precision: str = "float32", d
         config = float_model.get_config()
         channels = f"one-hot labels ({config['label_nc']})" + (" + instance edge" if config.get("instance") else "")
     reference = "the quantization-aware Keras model (fake-quant)" if qat is not None else "the Keras model (float32)"
-    return export_bundle(model, out_dir, inputs, settings, representative, info, channels, reference)
+    try:
+        return export_bundle(model, out_dir, inputs, settings, representative, info, channels, reference)
+    except ExportError as err:
+        if precision != "int8" or qat is not None or "is not faithful" not in str(err):
+            raise
+        raise ExportError(f"{err}. {POST_TRAINING_INT8_HINT}") from err
