@@ -4,8 +4,15 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# web_demo/ (the browser demo); see the web-demo targets below
+CHROMIUM := /usr/bin/chromium
+WEB := web_demo
+WEB_NPM := $(WEB)/node_modules/.package-lock.json
+WEB_DIST := $(WEB)/dist/index.html
+WEB_SOURCES := $(WEB)/package.json $(WEB)/index.html $(WEB)/vite.config.js $(shell find $(WEB)/src $(WEB)/public -type f)
+WEB_PORT ?= 5173
 
-.PHONY: test lint format demo clean
+.PHONY: test lint format demo clean web-demo web-assets
 
 $(STAMP): setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +26,7 @@ lint: $(STAMP)
 
 # Two worker processes (one per core of the CI machine), each module's tests kept in one worker so that module
 # fixtures (tiny teacher runs, datasets) are built once: 1.6x faster than one process on 2 cores.
-test: lint
+test: lint $(CHROMIUM) $(WEB_DIST)
 	$(PY) -m pytest -q -n 2 --dist loadscope
 
 format: $(STAMP)
@@ -30,6 +37,29 @@ demo: $(STAMP)
 	$(VENV)/bin/tfgancomp profile --arch resnet --ngf 64 --n-blocks 9 --height 256 --width 256
 	$(VENV)/bin/tfgancomp profile --arch sub_mobile_resnet --config 24_24_24_32_20_16 --height 256 --width 256
 	$(VENV)/bin/tfgancomp profile --arch spade --ngf 64 --label-nc 35 --instance --height 256 --width 512
+
+# The browser demo (web_demo/) and what its browser test (tests/web_demo) needs; these files are the stamps: Debian's
+# Chromium, installed (as root) only when missing; `npm ci` when package-lock.json is newer than the last install;
+# the page rebuilt when a source or an installed bundle (public/) is newer than dist/index.html.
+$(CHROMIUM):
+	$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get update && apt-get install -y chromium'
+
+$(WEB_NPM): $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+
+$(WEB_DIST): $(WEB_NPM) $(WEB_SOURCES)
+	cd $(WEB) && npm run build
+
+# Build and serve the page on http://127.0.0.1:$(WEB_PORT)/ (loopback only) with the cross-origin isolation headers
+# that LiteRT.js's multi-threaded WASM needs.
+web-demo: $(WEB_DIST)
+	node $(WEB)/serve.mjs --port $(WEB_PORT)
+
+# Install export bundles into the page: make web-assets COMPRESSED=BUNDLE_DIR [TEACHER=BUNDLE_DIR]
+web-assets: $(STAMP)
+	@test -n "$(COMPRESSED)$(TEACHER)" || { echo "usage: make web-assets COMPRESSED=BUNDLE_DIR [TEACHER=BUNDLE_DIR]"; exit 2; }
+	$(PY) -m mobile_export.web_assets --web-dir $(WEB) $(if $(COMPRESSED),compressed=$(COMPRESSED)) \
+		$(if $(TEACHER),teacher=$(TEACHER))
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
