@@ -255,3 +255,33 @@ def install_bundle(bundle_dir: str, app_dir: str, examples: Iterable = ()) -> li
         written.append(os.path.join(assets, SAMPLE_OUTPUT))
     written += [os.path.join(assets, EXAMPLES_DIR, name) for name, _ in images]
     return sorted(written)
+
+
+USAGE = "usage: python -m mobile_export.android_assets BUNDLE_DIR [APP_DIR (default android_demo)] [EXAMPLE_IMAGE ...]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: install ``BUNDLE_DIR`` into ``APP_DIR``'s assets, with optional example images; print the files.
+
+    Returns:
+        0 on success, 1 for a bundle (or app folder, or example) that cannot be installed, 2 for bad usage.
+    """
+    import sys
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE, file=sys.stderr if not args else sys.stdout)
+        return 0 if args else 2
+    bundle_dir, app_dir, examples = args[0], (args[1] if len(args) > 1 else "android_demo"), args[2:]
+    try:
+        written = install_bundle(bundle_dir, app_dir, examples)
+    except ValueError as err:
+        print(f"android_assets: {err}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -180,3 +180,16 @@ def test_importing_it_needs_neither_tensorflow_nor_tfgancomp():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_command_line_installs_or_says_why_not_in_one_line(bundle, app):
+    command = [sys.executable, "-m", "mobile_export.android_assets"]
+    ok = subprocess.run([*command, str(bundle), str(app)], cwd=REPO, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert str(app / ASSETS_DIR / "model.tflite") in ok.stdout.splitlines()
+    (bundle / "model.json").unlink()
+    bad = subprocess.run([*command, str(bundle), str(app)], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines()[-1].startswith(f"android_assets: {bundle / 'model.json'}: missing")
+    usage = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert usage.returncode == 2 and usage.stderr.startswith("usage:")
