@@ -56,8 +56,9 @@ web-demo: $(WEB_DIST)
 	node $(WEB)/serve.mjs --port $(WEB_PORT)
 
 # Install export bundles into the page: make web-assets COMPRESSED=BUNDLE_DIR [TEACHER=BUNDLE_DIR]
-web-assets: $(STAMP)
+web-assets:
 	@test -n "$(COMPRESSED)$(TEACHER)" || { echo "usage: make web-assets COMPRESSED=BUNDLE_DIR [TEACHER=BUNDLE_DIR]"; exit 2; }
+	$(MAKE) $(STAMP)
 	$(PY) -m mobile_export.web_assets --web-dir $(WEB) $(if $(COMPRESSED),compressed=$(COMPRESSED)) \
 		$(if $(TEACHER),teacher=$(TEACHER))
 

@@ -238,6 +238,12 @@ def test_stroke_with_the_mouse_changes_the_output(browser_ready):
     changed = int(np.count_nonzero(np.abs(out_before.astype(int) - out_after.astype(int)).max(axis=-1) > 8))
     assert changed >= 10, f"the output changed in only {changed} pixels after the stroke"
     assert "ms" in after["latency"]
+    models = [m["name"] for m in installed_models()]
+    if len(models) > 1:  # the teacher / compressed toggle switches the generator and reruns the same sketch
+        toggled = result["toggled"]
+        assert toggled["current"] == toggled["checked"] == models[1]
+        assert toggled["frames"] > after["frames"]
+        assert not np.array_equal(decode_png(toggled["output"]), out_after), "another model, the same output"
 
 
 def _mutate(description: dict, key: str, value) -> dict:

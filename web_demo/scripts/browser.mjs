@@ -7,7 +7,8 @@
 // job: {"chromium": "/usr/bin/chromium", "url": "http://127.0.0.1:PORT/", "kind": KIND, ...}; kinds:
 //   parity      {sketches: {name: data-URL}, models: [names]} -> per model: the pad's and the output canvas's PNGs, the raw
 //               output tensor, the model's I/O description
-//   stroke      draw a stroke with mouse events -> output PNG before and after, frame counts
+//   stroke      draw a stroke with mouse events -> output PNG before and after, frame counts; then, with more
+//               than one bundle, click the second one's toggle button -> its output
 //   errors      {pages: [{url, noSimd}]} -> for each page, the page's error (title, detail, key) and the on-page
 //               message text (noSimd: the browser is made to refuse WASM SIMD modules)
 //   latency     {sketch, frames} -> per-frame and per-run milliseconds of `frames` runs of the same input
@@ -92,7 +93,18 @@ async function run(job, page) {
     await page.evaluate(() => window.demo.idle());
     const after = await page.evaluate(() => ({frames: window.demo.frames, output: window.demo.outputPNG(),
       pad: window.demo.padPNG(), latency: document.getElementById('latency').textContent}));
-    return {...settled, before, after};
+    // the generator toggle (shown when the page lists more than one bundle): click the other model's button
+    let toggled = null;
+    const names = await page.evaluate(() => window.demo.models);
+    if (names.length > 1) {
+      await page.locator(`#models button[data-name="${names[1]}"]`).click();
+      await page.waitForFunction((name) => window.demo.current.name === name && window.demo.state === 'ready',
+        names[1], {timeout});
+      await page.evaluate(() => window.demo.idle());
+      toggled = await page.evaluate(() => ({current: window.demo.current.name, frames: window.demo.frames,
+        output: window.demo.outputPNG(), checked: document.querySelector('#models [aria-checked="true"]').dataset.name}));
+    }
+    return {...settled, before, after, toggled};
   }
   if (job.kind === 'latency') {
     return {...settled, ...(await page.evaluate(async ([sketch, frames]) => {
