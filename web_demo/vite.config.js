@@ -28,6 +28,7 @@ function litertWasm() {
       server.middlewares.use('/litert/', (req, res, next) => {
         const name = req.url.split('?')[0].replace(/^\//, '');
         if (!WASM_FILES.includes(name)) return next();
+        for (const [key, value] of Object.entries(HEADERS)) res.setHeader(key, value);
         res.setHeader('Content-Type', name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript');
         createReadStream(join(WASM_DIR, name)).pipe(res);
       });

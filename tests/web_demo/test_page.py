@@ -4,8 +4,8 @@ Debian's ``chromium`` is driven by npm's ``playwright-core`` (``web_demo/scripts
 downloaded). The page's own code path — sketch pad pixels → tensor → LiteRT.js (WASM / XNNPACK) → output canvas — is
 compared with the Python LiteRT interpreter (``mobile_export.runtime``) on the same input, for every bundle the page
 lists; a stroke drawn with synthetic mouse events changes the output; a malformed ``model.json``, a model that does
-not load and a browser without WASM SIMD each end in an on-page message (the malformed file's message names the
-wrong key).
+not load, a missing runtime and a browser without WASM SIMD each end in an on-page message (the malformed file's
+message names the wrong key).
 
 ``make test`` installs what this needs (``apt-get install chromium`` when /usr/bin/chromium is missing, ``npm ci``
 and ``npm run build`` in web_demo/). Run outside make without them, these tests FAIL with a message saying so,
@@ -83,11 +83,14 @@ def browser_ready():
 
 
 @contextlib.contextmanager
-def serve(models_dir: Path | None = None):
-    """The built page on 127.0.0.1 (a free port) by web_demo/serve.mjs, optionally with another models folder."""
+def serve(models_dir: Path | None = None, root: Path | None = None):
+    """The built page on 127.0.0.1 (a free port) by web_demo/serve.mjs, optionally with another models folder (or
+    another copy of the built page)."""
     command = ["node", str(WEB / "serve.mjs"), "--port", "0"]
     if models_dir is not None:
         command += ["--models", str(models_dir)]
+    if root is not None:
+        command += ["--root", str(root)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
@@ -270,6 +273,7 @@ ERROR_CASES = {
     "bad-tflite": ("model.tflite", b"not a flatbuffer at all" * 8, None, "could not load"),
     "no-index": ("index.json", None, None, "HTTP 404"),
     "no-simd": (None, None, None, "WebAssembly SIMD is not supported"),
+    "no-runtime": ("litert", None, None, "The LiteRT.js runtime could not be loaded"),
 }
 
 
@@ -298,7 +302,11 @@ def error_pages(browser_ready, tmp_path_factory):
                     description = _mutate(description, "input.range", value)
                     value = flipped
                 (bundle / "model.json").write_text(json.dumps(_mutate(description, target, value)))
-            url = servers.enter_context(serve(folder))
+            root = None
+            if target == "litert":  # the page built without LiteRT.js's WASM files
+                root = tmp_path_factory.mktemp("dist-without-litert") / "dist"
+                shutil.copytree(DIST, root, ignore=lambda d, names: ["litert"] if Path(d) == DIST else [])
+            url = servers.enter_context(serve(folder, root))
             pages.append({"url": url + "?accelerator=wasm", "noSimd": case == "no-simd"})
         result = drive({"kind": "errors", "pages": pages})
     return dict(zip(ERROR_CASES, result["pages"], strict=True))

@@ -117,10 +117,20 @@ let liteRtPromise = null;
 async function startLiteRt() {
   const wantThreads = params.get('threads') !== '0' && self.crossOriginIsolated &&
     (await supportsFeature('threads')) && (await supportsFeature('relaxedSimd'));
+  const seconds = 60;
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`it did not finish loading within ${seconds} s`)), seconds * 1000);
+  });
   try {
-    await loadLiteRt(WASM_BASE, {threads: wantThreads});
+    await Promise.race([loadLiteRt(WASM_BASE, {threads: wantThreads}), timeout]);
   } catch (err) {
-    throw new PageError('The LiteRT.js runtime could not be loaded', `${err.message || err} (from ${WASM_BASE}).`);
+    // a script that fails to load rejects with its DOM error event, not an Error
+    const why = err instanceof Event ? `Its script in ${WASM_BASE} did not load (missing, or refused by the server)` :
+      `${err.message || err} (from ${WASM_BASE})`;
+    throw new PageError('The LiteRT.js runtime could not be loaded', `${why}.`);
+  } finally {
+    clearTimeout(timer);
   }
   return {threads: wantThreads};
 }
