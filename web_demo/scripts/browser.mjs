@@ -17,6 +17,8 @@
 
 import {chromium} from 'playwright-core';
 
+// playwright-core adds --headless and a fresh temporary profile (--user-data-dir) itself; these keep Chromium off
+// the network (no component updates, sync, QUIC probes...) and on its software paths.
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
