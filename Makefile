@@ -12,7 +12,7 @@ WEB_DIST := $(WEB)/dist/index.html
 WEB_SOURCES := $(WEB)/package.json $(WEB)/index.html $(WEB)/vite.config.js $(shell find $(WEB)/src $(WEB)/public -type f)
 WEB_PORT ?= 5173
 
-.PHONY: test lint format demo clean web-demo web-assets
+.PHONY: test lint format demo clean web-demo web-assets android-assets
 
 $(STAMP): setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ web-assets:
 	$(MAKE) $(STAMP)
 	$(PY) -m mobile_export.web_assets --web-dir $(WEB) $(if $(COMPRESSED),compressed=$(COMPRESSED)) \
 		$(if $(TEACHER),teacher=$(TEACHER))
+
+# Install an export bundle into the Android sample app: make android-assets BUNDLE=DIR [EXAMPLES='a.png b.png']
+android-assets:
+	@test -n "$(BUNDLE)" || { echo "usage: make android-assets BUNDLE=<bundle dir> [EXAMPLES='a.png b.png']" >&2; exit 2; }
+	$(MAKE) $(STAMP)
+	$(PY) -m mobile_export.android_assets "$(BUNDLE)" android_demo $(EXAMPLES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -3,16 +3,21 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 
 from mobile_export import metadata
+from tests.numerics import float32_budget
+from tfgancomp.backend import keras
 from tfgancomp.cli import main
 from tfgancomp.data import SynthSettings, synthesize
 from tfgancomp.models import SubMobileResNetGenerator, SubMobileSPADEGenerator
+from tfgancomp.train.runner import read_generator
 
 
 @pytest.fixture(scope="module")
 def student(tmp_path_factory):
+    keras.utils.set_random_seed(0)  # the student's initial weights, so the QAT figures below are reproducible
     root = tmp_path_factory.mktemp("export")
     data = str(root / "e2s")
     synthesize(SynthSettings("edges2shapes", num_train=8, num_test=4, size=32, seed=4), data)
@@ -59,7 +64,10 @@ def test_cli_export_spade_generator_file_on_random_label_maps(tmp_path, capsys):
     assert main(["export", "--generator", path, "--out", out, "--images", "2"]) == 0
     description = json.load(open(os.path.join(out, "model.json")))
     assert description["input"]["channels"] == "one-hot labels (4) + instance edge"
-    assert description["parity"]["max_abs"] <= 1e-4 and "random inputs" in description["model"]["parity_inputs"]
+    assert "random inputs" in description["model"]["parity_inputs"]
+    generator = read_generator(path)  # the bound of its float64 twin on random label maps like the export's
+    labels = np.eye(5, dtype=np.float32)[np.random.default_rng(1).integers(0, 5, (2, 32, 32))]
+    assert description["parity"]["max_abs"] <= 2 * float32_budget(generator, labels).bound
     assert os.path.exists(os.path.join(out, "sample_input.png"))
     assert main(["export", "--generator", str(tmp_path / "none.keras"), "--out", out]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -70,7 +78,7 @@ def test_cli_export_int8_after_quantization_aware_training_towards_the_float_stu
     generator, data = student
     out = str(tmp_path / "int8_qat")
     assert main(["export", "--generator", generator, "--precision", "int8", "--data", data, "--out", out,
-                 "--qat-epochs", "1", "--images", "4", "--min-psnr", "0"]) == 0  # fmt: skip
+                 "--qat-epochs", "1", "--images", "4", "--min-psnr", "24"]) == 0  # fmt: skip
     description = json.load(open(os.path.join(out, "model.json")))
     qat = description["model"]["quantization_aware_training"]
     assert qat["target"] == "float" and qat["teacher"] == "the float student" and qat["lr"] == 1e-4
@@ -80,7 +88,11 @@ def test_cli_export_int8_after_quantization_aware_training_towards_the_float_stu
     assert settings["lambda_distill"] == 0 and settings["teacher"].endswith("generator.keras")
     assert description["parity"]["against"].startswith("the quantization-aware")
     assert description["precision"] == "int8" and description["gpu_delegate"]["compatible"]
-    assert qat["keras_qat_vs_float_psnr"] > 0 and "psnr_to_teacher" in qat["held_out_quality"]
+    # One QAT epoch keeps the copy close to the float student it started from (measured 30.5 dB, and 30.5 dB PSNR
+    # to it on the held-out images); its int8 TFLite follows the QAT model (28.6 dB). ~4.5 dB below those: a QAT
+    # copy with uncalibrated [-6, 6] ranges measured 23.5 dB, one that lost the float weights ~5 dB.
+    assert qat["keras_qat_vs_float_psnr"] >= 26.0
+    assert qat["held_out_quality"]["psnr_to_teacher"] >= 26.0 and qat["held_out_quality"]["images"] == 4
 
 
 @pytest.mark.parametrize(
@@ -105,3 +117,27 @@ def test_cli_export_quantization_aware_training_refuses_bad_settings(student, tm
         code = exit_.code
     assert code == 2 and message in capsys.readouterr().err
     assert not os.path.exists(out)
+
+
+def test_cli_export_installs_the_bundle_into_the_sample_apps(student, tmp_path, capsys):
+    generator, data = student
+    web = tmp_path / "web_demo"
+    web.mkdir()
+    for name in ("package.json", "index.html"):  # what marks the web demo app
+        (web / name).write_text("{}" if name.endswith(".json") else "<html></html>")
+    android = tmp_path / "android_demo"
+    (android / "app" / "src" / "main").mkdir(parents=True)
+    (android / "app" / "build.gradle.kts").write_text("")  # what marks the Android app module
+    out = str(tmp_path / "bundle")
+    argv = ["export", "--generator", generator, "--precision", "float16", "--data", data, "--images", "2",
+            "--out", out, "--android-demo", str(android), "--web-demo", str(web), "--web-name", "teacher"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "android demo:" in printed and "web demo: teacher bundle installed" in printed
+    bundle = (tmp_path / "bundle" / "model.tflite").read_bytes()
+    assert (android / "app/src/main/assets/model.tflite").read_bytes() == bundle
+    assert (web / "public/models/teacher/model.tflite").read_bytes() == bundle
+    index = json.load(open(web / "public/models/index.json"))
+    assert [m["name"] for m in index["models"]] == ["teacher"]
+    assert main([*argv[:-4], "--web-demo", str(tmp_path / "nowhere")]) == 1
+    assert "not the web demo app" in capsys.readouterr().err

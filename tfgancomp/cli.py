@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 
 #: Listed for --help without importing TensorFlow; the registry (tfgancomp.models.ARCHITECTURES) validates.
@@ -474,6 +475,14 @@ def _add_export(sub) -> None:
     p.add_argument("--qat-lr", type=float, help="learning rate of quantization-aware training (default 1e-4 for "
                    "the float target, 5e-5 for the teacher target)")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=4, help="batch size of quantization-aware training")
+    p.add_argument(
+        "--android-demo",
+        metavar="DIR",
+        help="also install the bundle into this Android sample app's assets (e.g. android_demo)",
+    )
+    p.add_argument("--web-demo", metavar="DIR", help="also install the bundle into this web demo (e.g. web_demo)")
+    p.add_argument("--web-name", default="compressed",
+                   help="the bundle's name in the web demo: compressed (default) or teacher")  # fmt: skip
     p.set_defaults(func=_cmd_export)
 
 
@@ -495,6 +504,24 @@ def _cmd_export(args) -> int:
           f"{info['parity_inputs']}; GPU delegate: {'fully compatible' if gpu['compatible'] else 'NOT compatible'}"
           + (f" (unsupported: {', '.join(gpu['unsupported_ops'])})" if gpu["unsupported_ops"] else ""))  # fmt: skip
     print(f"bundle: {args.out}/model.tflite, model.json, sample_input.png, sample_output.png")
+    return _install_in_apps(args)
+
+
+def _install_in_apps(args) -> int:
+    """``--android-demo`` / ``--web-demo``: copy the new bundle into the sample apps (exit 1 with one line if not)."""
+    from mobile_export import android_assets, web_assets
+
+    try:
+        if args.android_demo:
+            written = android_assets.install_bundle(args.out, args.android_demo)
+            print(f"android demo: {len(written)} files in {os.path.join(args.android_demo, 'app/src/main/assets')}")
+        if args.web_demo:
+            written = web_assets.install_bundle(args.out, args.web_demo, args.web_name)
+            print(f"web demo: {args.web_name} bundle installed in {args.web_demo} ({len(written)} files); "
+                  "rebuild the page with `make web-demo`")  # fmt: skip
+    except (ValueError, OSError) as err:
+        print(f"tfgancomp export: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -26,10 +26,20 @@ def test_psnr_and_ssim_on_known_images():
 
 
 def test_paired_scores_averages_over_images_and_scores_a_reference():
-    data = [(np.zeros((2, 16, 16, 3), np.float32), np.full((2, 16, 16, 3), 0.2, np.float32))] * 2
-    scores = paired_scores(lambda x: x, data, reference=lambda x: x)
+    rng = np.random.default_rng(1)
+    inputs = [rng.uniform(-0.5, 0.5, (2, 16, 16, 3)).astype(np.float32) for _ in range(2)]
+    data = [(x, x + 0.2) for x in inputs]  # the targets: every pixel 0.2 off -> 20 dB for every image
+
+    def reference(x):  # differs from the output image by image: per-image noise levels 0.05, 0.1, 0.15, 0.2
+        scale = np.array([0.05, 0.1], np.float32)[:, None, None, None] * (1 + (x is inputs[1]) * 2)
+        return x + scale * np.random.default_rng(2).normal(size=x.shape).astype(np.float32)
+
+    scores = paired_scores(lambda x: x, data, reference=reference)
     assert scores["images"] == 4 and scores["psnr"] == pytest.approx(20.0, abs=1e-4)
-    assert scores["ssim_to_reference"] == pytest.approx(1.0, abs=1e-6)
+    per_image = [(psnr(x, reference(x)).numpy(), ssim(x, reference(x)).numpy()) for x in inputs]
+    assert scores["psnr_to_reference"] == pytest.approx(np.mean(np.concatenate([p for p, _ in per_image])))
+    assert scores["ssim_to_reference"] == pytest.approx(np.mean(np.concatenate([s for _, s in per_image])))
+    assert 0.1 < scores["ssim_to_reference"] < 0.99  # a real comparison, neither identical nor unrelated
     with pytest.raises(ValueError, match="no images"):
         paired_scores(lambda x: x, [])
 

@@ -85,9 +85,23 @@ def test_runner_statistics_are_benchmark_models():
                  "std": pytest.approx(2**0.5), "p5": 1.0, "median": 3.0, "p95": 5.0}  # fmt: skip
 
 
-def test_vs_runs_alternately_and_reports_the_per_run_ratio(bundles, capsys):
+def test_vs_runs_alternately_and_reports_the_per_run_ratio(bundles, capsys, monkeypatch):
+    from mobile_export import benchmark
+
+    order = []
+    opened = benchmark._host_session
+
+    def recording_session(path, settings):  # records which model each invocation ran
+        session = opened(path, settings)
+        invoke = session.invoke_us
+        name = os.path.basename(os.path.dirname(path))
+        monkeypatch.setattr(session, "invoke_us", lambda: order.append(name) or invoke())
+        return session
+
+    monkeypatch.setattr(benchmark, "_host_session", recording_session)
     settings = BenchmarkSettings(num_threads=1, num_runs=6, warmup_runs=2)
     result = compare(bundles["student"], bundles["teacher"], settings)
+    assert order == ["student", "teacher"] * (2 + 6)  # warm-ups and timed runs strictly alternate
     assert len(result.ratios) == 6 and result.model.runs == 6 and result.other.runs == 6
     expected = [b / a for a, b in zip(result.model.latencies_ms, result.other.latencies_ms, strict=True)]
     assert result.ratios == pytest.approx(expected)

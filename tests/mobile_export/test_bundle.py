@@ -15,6 +15,7 @@ from PIL import Image
 from mobile_export import BundleSettings, ExportError, export_bundle, metadata, parity, run, to_tflite
 from mobile_export.convert import from_pixels, to_pixels
 from tests.harness import randomize, tiny_model
+from tests.numerics import float32_budget
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -130,7 +131,8 @@ def test_export_bundle_float32_and_float16_with_uint8_io(student, tmp_path):
     assert json.load(open(out / "model.json")) == description == metadata.read(out / "model.tflite")
     assert description["input"] == {"shape": [1, 32, 32, 3], "dtype": "float32", "layout": "NHWC",
                                      "range": [-1.0, 1.0], "channels": "RGB"}  # fmt: skip
-    assert description["parity"]["max_abs"] <= 1e-4 and description["parity"]["samples"] == 4
+    bound = float32_budget(model, x).bound  # from the model's float64 twin (tests/numerics.py)
+    assert description["parity"]["max_abs"] <= 2 * bound and description["parity"]["samples"] == 4
     assert description["gpu_delegate"]["compatible"] and description["model"]["macs"] == 123
     sample_out = np.asarray(Image.open(out / "sample_output.png"))
     keras_out = to_pixels(np.asarray(model(x[:1]))[0])

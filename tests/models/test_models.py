@@ -74,11 +74,22 @@ def test_weights_and_whole_model_save_load(arch_model, tmp_path):
 @pytest.mark.parametrize("arch", GENERATOR_ARCHS)
 def test_distillation_taps_reachable_by_name(arch):
     model = tiny_model(arch)
+    randomize(model, seed=4)
     taps = model.tap_layer_names()
     assert len(taps) == (4 if "resnet" in arch else 3)
     extractor = keras.Model(model.input, [model.get_layer(n).output for n in taps])
-    features = extractor(tiny_input(model, arch))
-    assert len(features) == len(taps)
+    x = tiny_input(model, arch)
+    features = extractor(x)
+    _, (h, w) = TINY[arch]
+    sizes = [tuple(f.shape[1:3]) for f in features]
+    if "spade" in arch:  # the reference: head_0 at h/32, an upsampling, G_middle_1, two more (up_0 between), up_1
+        s = (h // 32, w // 32)
+        assert sizes == [s, (2 * s[0], 2 * s[1]), (8 * s[0], 8 * s[1])]
+    else:  # all at the residual trunk's resolution, after two stride-2 downsamplings
+        assert sizes == [(h // 4, w // 4)] * len(taps)
+    assert all(float(np.std(f)) > 0 for f in features)  # live activations, not constants
+    for a, b in zip(features[:-1], features[1:], strict=True):  # distinct layers, not one read several times
+        assert a.shape != b.shape or float(np.max(np.abs(a - b))) > 1e-3
     if "spade" in arch:
         assert [t.split("_generator_")[-1] for t in taps] == ["head_0_out", "G_middle_1_out", "up_1_out"]
     else:
@@ -171,8 +182,16 @@ def test_unknown_architecture():
         architecture("unet")
 
 
-def test_presets_name_known_architectures_with_valid_arguments():
-    for name, entry in PRESETS.items():
-        cls = architecture(entry["arch"])
-        assert set(entry["kwargs"]) <= set(cls.__init__.__code__.co_varnames), name
-        assert entry["height"] % 4 == 0 and entry["width"] % 4 == 0
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_builds_and_runs_at_a_tiny_size_with_its_published_parameters(name):
+    """Parameters do not depend on the resolution: each preset is built at 1/8 of its size and run once."""
+    entry = PRESETS[name]
+    assert entry["height"] % 4 == 0 and entry["width"] % 4 == 0
+    h, w = entry["height"] // 8, entry["width"] // 8
+    model = build_model(entry["arch"], **entry["kwargs"], height=h, width=w)
+    assert type(model) is architecture(entry["arch"])
+    channels = model.inputs[0].shape[-1]
+    out = flatten(model(np.zeros((1, h, w, channels), np.float32), training=False))
+    assert all(np.all(np.isfinite(o)) for o in out)
+    if "params" in entry["published"]:  # the paper's figure, to its 3 significant digits
+        assert model.count_params() == pytest.approx(entry["published"]["params"], rel=0.005), name

@@ -107,6 +107,14 @@ class Distiller(_GANTask):
         self.lambda_distill, self.lambda_feat = float(lambda_distill), float(lambda_feat)
         self.perceptual, self.lambda_vgg = perceptual, float(lambda_vgg)
 
+    #: Loss weights read when the train step is traced: changing one drops the traced step (see ``__setattr__``).
+    LOSS_WEIGHTS = ("lambda_gan", "lambda_recon", "lambda_distill", "lambda_feat", "lambda_vgg")
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in self.LOSS_WEIGHTS and getattr(self, "train_function", None) is not None:
+            self.train_function = None  # the next fit() traces the step again with the new weight
+
     def _init_student(self, student, student_taps, teacher) -> list:
         """Set up the student's taps; returns the shape of each tap. Overridden by supernet distillation."""
         if tuple(student.inputs[0].shape[-1:]) != tuple(teacher.inputs[0].shape[-1:]):
