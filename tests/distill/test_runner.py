@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.numerics import EPS32, FACTOR, FLOOR_ULPS
 from tfgancomp.cli import main
 from tfgancomp.data import SynthSettings, synthesize
 from tfgancomp.distill import DistillSettings, distill
@@ -217,7 +218,7 @@ MIRRORED = textwrap.dedent(
     teacher = ResNetGenerator(ngf=4, n_blocks=3, height=32, width=32, name="generator")
     teacher_weights = teacher.get_weights()
 
-    def run(strategy, weights=None):
+    def run(strategy, weights=None, order=slice(None)):
         with strategy.scope():
             keras.utils.set_random_seed(0)
             t = ResNetGenerator(ngf=4, n_blocks=3, height=32, width=32, name="generator")
@@ -231,14 +232,21 @@ MIRRORED = textwrap.dedent(
                     m.set_weights(w)
             task.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5))
         start = (s.get_weights(), d.get_weights(), [m.get_weights() for m in task.mappings])
-        history = task.fit(tf.data.Dataset.from_tensor_slices((a, b)).batch(4), epochs=2, verbose=0).history
+        data = tf.data.Dataset.from_tensor_slices((a[order], b[order])).batch(4)
+        history = task.fit(data, epochs=2, verbose=0).history
         return start, history, s(a, training=False).numpy()
 
     start, single, out1 = run(tf.distribute.get_strategy())
     mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     _, mirrored, out2 = run(mirrored_strategy, start)
+    # The same single-device training with the examples of each batch in reverse order: mathematically the same
+    # losses and weights, so its differences are the float32 round-off this training amplifies (Adam turns
+    # round-off gradients into steps of +-lr); the mirrored run may differ by a few times as much, no more.
+    _, reordered, out3 = run(tf.distribute.get_strategy(), start, np.array([3, 2, 1, 0, 7, 6, 5, 4]))
     print(json.dumps({"replicas": mirrored_strategy.num_replicas_in_sync, "single": single,
-                      "mirrored": mirrored, "output_diff": float(np.max(np.abs(out1 - out2)))}))
+                      "mirrored": mirrored, "reordered": reordered,
+                      "output_diff": float(np.max(np.abs(out1 - out2))),
+                      "reorder_diff": float(np.max(np.abs(out1 - out3))), "scale": float(np.max(np.abs(out1)))}))
     """
 )
 
@@ -248,6 +256,9 @@ def test_mirrored_strategy_gives_the_single_device_losses_for_the_same_global_ba
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
-    for name, values in result["single"].items():
-        np.testing.assert_allclose(result["mirrored"][name], values, rtol=1e-4, atol=1e-6, err_msg=name)
-    assert result["output_diff"] < 1e-4
+    print({k: result[k] for k in ("output_diff", "reorder_diff")})
+    for name, values in result["single"].items():  # bound: tests/numerics.py's factor and floor, per value
+        single, reordered = np.array(values), np.array(result["reordered"][name])
+        allowed = FACTOR * np.maximum(np.abs(reordered - single), FLOOR_ULPS * EPS32 * np.abs(single))
+        assert np.all(np.abs(np.array(result["mirrored"][name]) - single) <= allowed), (name, values, result)
+    assert result["output_diff"] <= FACTOR * max(result["reorder_diff"], FLOOR_ULPS * EPS32 * result["scale"])

@@ -8,7 +8,14 @@ import pytest
 from mobile_export import psnr, run_batch, to_tflite
 from tfgancomp.backend import keras
 from tfgancomp.layers import InstanceNorm, ReflectionPad2D, SeparableConv
-from tfgancomp.models import ResNetGenerator, SubMobileResNetGenerator, SubMobileSPADEGenerator
+from tfgancomp.models import (
+    MobileResNetGenerator,
+    MobileSPADEGenerator,
+    ResNetGenerator,
+    SPADEGenerator,
+    SubMobileResNetGenerator,
+    SubMobileSPADEGenerator,
+)
 from tfgancomp.quantize import (
     CompositeQuantizeConfig,
     FloatIslandQuantizeConfig,
@@ -27,18 +34,27 @@ def _inputs(model, n=4, seed=0):
     return rng.uniform(-1, 1, (n, h, w, c)).astype(np.float32)
 
 
-# Least PSNR of the int8 TFLite model vs the calibrated QAT Keras model on these untrained, seeded models
-# (measured 41-59 dB for the ResNet family and 31-35 dB for SPADE over runs; printed by the test). Trained
-# models: benchmarks/qat_int8.py.
+# Per family: least PSNR (dB) of the calibrated QAT Keras model vs the float model it copies, and of its int8
+# TFLite vs the QAT Keras model, on these untrained, seeded models (printed by the test; trained models:
+# benchmarks/qat_int8.py). Measured, QAT vs float: ResNet family 34.5-34.7, SPADE 36.3, mobile / sub-mobile SPADE
+# 15.3-15.9 (random separable SPADE branches are far from the int8 grid); int8 vs QAT: ResNet family 51.9-58.4,
+# SPADE 34.5, sub-mobile SPADE 30.7 (its x·(1+γ)+β island). Each bound is ~6 dB (half the RMS error) below
+# (sub-mobile SPADE: the 28 dB it had before).
+# Converting a QAT SPADE-family model to int8 takes ~100 s on one core, so the mobile SPADE generator (whose
+# MobileSPADE layer the sub-mobile one exercises too) is checked up to its QAT model: None.
 CASES = [
-    (lambda: ResNetGenerator(ngf=4, n_blocks=2, height=32, width=32), 35.0),
-    (lambda: SubMobileResNetGenerator("4_4_4_4_4_4_4_4", n_blocks=3, height=32, width=32), 35.0),
-    (lambda: SubMobileSPADEGenerator("2_2_2_2_2_2_2_2", label_nc=4, height=32, width=32), 28.0),
+    (lambda: ResNetGenerator(ngf=4, n_blocks=2, height=32, width=32), 28.0, 45.0),
+    (lambda: MobileResNetGenerator(ngf=4, n_blocks=3, height=32, width=32), 28.0, 45.0),
+    (lambda: SubMobileResNetGenerator("4_4_4_4_4_4_4_4", n_blocks=3, height=32, width=32), 28.0, 45.0),
+    (lambda: SPADEGenerator(ngf=2, label_nc=4, instance=True, nhidden=8, height=64, width=64), 30.0, 28.0),
+    (lambda: MobileSPADEGenerator(ngf=2, label_nc=4, instance=True, height=64, width=64), 9.0, None),
+    (lambda: SubMobileSPADEGenerator("2_2_2_2_2_2_2_2", label_nc=4, height=32, width=32), 9.0, 28.0),
 ]
+FAMILIES = ["resnet", "mobile_resnet", "sub_mobile_resnet", "spade", "mobile_spade", "sub_mobile_spade"]
 
 
-@pytest.mark.parametrize("make, least", CASES, ids=["resnet", "sub_mobile_resnet", "sub_mobile_spade"])
-def test_qat_copy_leaves_the_input_alone_and_int8_follows_it(make, least, tmp_path):
+@pytest.mark.parametrize("make, least_fake_quant, least", CASES, ids=FAMILIES)
+def test_qat_copy_leaves_the_input_alone_and_int8_follows_it(make, least_fake_quant, least, tmp_path):
     keras.utils.set_random_seed(0)
     model = make()
     x = _inputs(model)
@@ -49,10 +65,14 @@ def test_qat_copy_leaves_the_input_alone_and_int8_follows_it(make, least, tmp_pa
     qat_out = qat(x, training=False).numpy()
     assert all(np.array_equal(a, b) for a, b in zip(before_weights, model.get_weights(), strict=True))
     assert np.array_equal(model(x).numpy(), before_out)
-    int8 = run_batch(to_tflite(qat, "int8"), x)  # no representative data: the fake-quant ranges
-    measured = psnr(qat_out, int8)
-    print(f"{model.name}: int8 TFLite vs QAT Keras {measured:.1f} dB")
-    assert measured >= least
+    fake_quant = psnr(before_out, qat_out)
+    print(f"{model.name}: QAT Keras vs float {fake_quant:.1f} dB")
+    assert fake_quant >= least_fake_quant
+    if least is not None:
+        int8 = run_batch(to_tflite(qat, "int8"), x)  # no representative data: the fake-quant ranges
+        measured = psnr(qat_out, int8)
+        print(f"{model.name}: int8 TFLite vs QAT Keras {measured:.1f} dB")
+        assert measured >= least
     path = str(tmp_path / "qat.keras")
     qat.save(path)
     again = load_qat(path)
