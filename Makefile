@@ -27,7 +27,7 @@ lint: $(STAMP)
 # Two worker processes (one per core of the CI machine), each module's tests kept in one worker so that module
 # fixtures (tiny teacher runs, datasets) are built once: 1.6x faster than one process on 2 cores.
 test: lint $(CHROMIUM) $(WEB_DIST)
-	$(PY) -m pytest -q -n 2 --dist loadscope
+	$(PY) -m pytest -q -n 2 --dist loadscope --durations=30
 
 format: $(STAMP)
 	$(PY) -m ruff format tfgancomp mobile_export tests benchmarks

@@ -40,13 +40,15 @@ def _inputs(model, n=4, seed=0):
 # 15.3-15.9 (random separable SPADE branches are far from the int8 grid); int8 vs QAT: ResNet family 51.9-58.4,
 # SPADE 34.5, sub-mobile SPADE 30.7 (its x·(1+γ)+β island). Each bound is ~6 dB (half the RMS error) below
 # (sub-mobile SPADE: the 28 dB it had before).
-# Converting a QAT SPADE-family model to int8 takes ~100 s on one core, so the mobile SPADE generator (whose
-# MobileSPADE layer the sub-mobile one exercises too) is checked up to its QAT model: None.
+# Converting a QAT SPADE-family model to int8 takes ~100 s on one core, so one of them is converted (the
+# sub-mobile SPADE generator: its float islands are the SPADE family's); the SPADE and mobile SPADE generators are
+# checked up to their QAT model (None) — their SPADE / MobileSPADE QuantizeConfigs build, calibrate, stay within
+# the bound of the float model and save / load. The SPADE generator's int8 export measured 34.5 dB vs QAT Keras.
 CASES = [
     (lambda: ResNetGenerator(ngf=4, n_blocks=2, height=32, width=32), 28.0, 45.0),
     (lambda: MobileResNetGenerator(ngf=4, n_blocks=3, height=32, width=32), 28.0, 45.0),
     (lambda: SubMobileResNetGenerator("4_4_4_4_4_4_4_4", n_blocks=3, height=32, width=32), 28.0, 45.0),
-    (lambda: SPADEGenerator(ngf=2, label_nc=4, instance=True, nhidden=8, height=64, width=64), 30.0, 28.0),
+    (lambda: SPADEGenerator(ngf=2, label_nc=4, instance=True, nhidden=8, height=64, width=64), 30.0, None),
     (lambda: MobileSPADEGenerator(ngf=2, label_nc=4, instance=True, height=64, width=64), 9.0, None),
     (lambda: SubMobileSPADEGenerator("2_2_2_2_2_2_2_2", label_nc=4, height=32, width=32), 9.0, 28.0),
 ]
