@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mobile_export import metadata
+from mobile_export.files import replace_folder
 
 #: Where the app's assets live, relative to the app folder (``android_demo/``).
 ASSETS_DIR = os.path.join("app", "src", "main", "assets")
@@ -222,7 +223,6 @@ def install_bundle(bundle_dir: str, app_dir: str, examples: Iterable = ()) -> li
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; the assets folder is an ordinary one
-    retired = None
     try:
         if os.path.isdir(assets):  # keep what is not ours
             for name in os.listdir(assets):
@@ -236,20 +236,10 @@ def install_bundle(bundle_dir: str, app_dir: str, examples: Iterable = ()) -> li
             os.mkdir(os.path.join(staging, EXAMPLES_DIR))
             for name, image in images:
                 image.save(os.path.join(staging, EXAMPLES_DIR, name))
-        if os.path.isdir(assets):
-            retired = tempfile.mkdtemp(prefix=".assets-old-", dir=parent)
-            os.rmdir(retired)
-            os.rename(assets, retired)
-        os.rename(staging, assets)
-        staging = None
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-            if retired is not None and not os.path.exists(assets):
-                os.rename(retired, assets)  # put the previous assets back
-                retired = None
-        if retired is not None:
-            shutil.rmtree(retired, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    replace_folder(staging, assets)
     written = [os.path.join(assets, MODEL_FILE), os.path.join(assets, DESCRIPTION_FILE)]
     if os.path.isfile(os.path.join(assets, SAMPLE_OUTPUT)):
         written.append(os.path.join(assets, SAMPLE_OUTPUT))

@@ -22,6 +22,7 @@ import sys
 import tempfile
 
 from mobile_export import metadata
+from mobile_export.files import replace_folder
 
 #: The ``model.json`` layouts the page reads (``format_version``).
 FORMAT_VERSIONS = (1,)
@@ -210,26 +211,15 @@ def install_bundle(bundle_dir: str, web_dir: str, name: str) -> list[str]:
     os.makedirs(models_dir, exist_ok=True)
     target = os.path.join(models_dir, name)
     staging = tempfile.mkdtemp(prefix=f".{name}-", dir=models_dir)
-    old = None
     try:
         files = [f for f in REQUIRED_FILES + OPTIONAL_FILES if os.path.isfile(os.path.join(bundle_dir, f))]
         for file in files:
             shutil.copyfile(os.path.join(bundle_dir, file), os.path.join(staging, file))
         os.chmod(staging, _default_mode(directory=True))
-        if os.path.exists(target):
-            old = tempfile.mkdtemp(prefix=f".{name}-old-", dir=models_dir)
-            os.rmdir(old)
-            os.rename(target, old)
-        os.rename(staging, target)
-        staging = None
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-            if old is not None and not os.path.exists(target):
-                os.rename(old, target)  # put the previous bundle back
-                old = None
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    replace_folder(staging, target)
     entry = {"name": name, "path": f"{name}/", "label": _label(name, description)}
     models = [m for m in index["models"] if m.get("name") != name] + [entry]
     order = {"compressed": 0, "teacher": 1}

@@ -124,3 +124,19 @@ def dot_error_bound(n_terms: int, abs_terms) -> np.ndarray:
     u = EPS32 / 2
     gamma = (n_terms + 1) * u / (1 - (n_terms + 1) * u)  # one more rounding for the bias addition
     return gamma * np.asarray(abs_terms, np.float64)
+
+
+def check_against_reordering(result: dict) -> None:
+    """A distributed run's losses and outputs vs one device's, bounded by the same training with batches reordered.
+
+    ``result`` holds per-epoch losses ``single`` / ``mirrored`` / ``reordered`` and ``output_diff`` (mirrored vs
+    single), ``reorder_diff`` (reordered vs single) and the output ``scale``: reordering the examples of a batch
+    changes nothing but float32 round-off, which training amplifies (Adam turns round-off gradients into steps of
+    ±lr), so the distributed run may differ by :data:`FACTOR` times as much (floor :data:`FLOOR_ULPS` ulps).
+    """
+    print({k: result[k] for k in ("output_diff", "reorder_diff")})
+    for name, values in result["single"].items():
+        single, reordered = np.array(values), np.array(result["reordered"][name])
+        allowed = FACTOR * np.maximum(np.abs(reordered - single), FLOOR_ULPS * EPS32 * np.abs(single))
+        assert np.all(np.abs(np.array(result["mirrored"][name]) - single) <= allowed), (name, values, result)
+    assert result["output_diff"] <= FACTOR * max(result["reorder_diff"], FLOOR_ULPS * EPS32 * result["scale"])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.numerics import EPS32, FACTOR, FLOOR_ULPS
+from tests.numerics import check_against_reordering
 from tfgancomp.cli import main
 from tfgancomp.data import SynthSettings, synthesize
 from tfgancomp.distill import DistillSettings, distill
@@ -256,9 +256,4 @@ def test_mirrored_strategy_gives_the_single_device_losses_for_the_same_global_ba
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
-    print({k: result[k] for k in ("output_diff", "reorder_diff")})
-    for name, values in result["single"].items():  # bound: tests/numerics.py's factor and floor, per value
-        single, reordered = np.array(values), np.array(result["reordered"][name])
-        allowed = FACTOR * np.maximum(np.abs(reordered - single), FLOOR_ULPS * EPS32 * np.abs(single))
-        assert np.all(np.abs(np.array(result["mirrored"][name]) - single) <= allowed), (name, values, result)
-    assert result["output_diff"] <= FACTOR * max(result["reorder_diff"], FLOOR_ULPS * EPS32 * result["scale"])
+    check_against_reordering(result)

@@ -8,10 +8,9 @@ import sys
 import textwrap
 import time
 
-import numpy as np
 import pytest
 
-from tests.numerics import EPS32, FACTOR, FLOOR_ULPS
+from tests.numerics import check_against_reordering
 from tfgancomp.cli import main
 from tfgancomp.data import SynthSettings, synthesize
 from tfgancomp.train import TeacherSettings, TrainingDiverged, load_generator, train_teacher
@@ -207,12 +206,7 @@ def test_mirrored_strategy_gives_the_single_device_loss_for_the_same_global_batc
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
-    print({k: result[k] for k in ("output_diff", "reorder_diff")})
-    for name, values in result["single"].items():  # bound: tests/numerics.py's factor and floor, per value
-        single, reordered = np.array(values), np.array(result["reordered"][name])
-        allowed = FACTOR * np.maximum(np.abs(reordered - single), FLOOR_ULPS * EPS32 * np.abs(single))
-        assert np.all(np.abs(np.array(result["mirrored"][name]) - single) <= allowed), (name, values, result)
-    assert result["output_diff"] <= FACTOR * max(result["reorder_diff"], FLOOR_ULPS * EPS32 * result["scale"])
+    check_against_reordering(result)
 
 
 def test_cli_train_teacher_reports_and_errors(datasets, tmp_path, capsys):
