@@ -28,18 +28,41 @@ def student(tmp_path_factory):
     return str(folder), data
 
 
-def test_cli_export_float16_uint8_from_held_out_images(student, tmp_path, capsys):
+def _sample_apps(root):
+    """Stand-ins for web_demo/ and android_demo/: the files that mark each app folder."""
+    web, android = root / "web_demo", root / "android_demo"
+    web.mkdir()
+    (web / "package.json").write_text("{}")
+    (web / "index.html").write_text("<html></html>")
+    (android / "app" / "src" / "main").mkdir(parents=True)
+    (android / "app" / "build.gradle.kts").write_text("")
+    return web, android
+
+
+def test_cli_export_float16_uint8_from_held_out_images_into_the_sample_apps(student, tmp_path, capsys):
     generator, data = student
     out = str(tmp_path / "bundle")
-    assert main(["export", "--generator", generator, "--precision", "float16", "--data", data, "--uint8-io",
-                 "--images", "3", "--out", out]) == 0  # fmt: skip
+    web, android = _sample_apps(tmp_path)
+    argv = ["export", "--generator", generator, "--precision", "float16", "--data", data, "--uint8-io",
+            "--images", "3", "--out", out, "--android-demo", str(android), "--web-demo", str(web),
+            "--web-name", "teacher"]  # fmt: skip
+    assert main(argv) == 0
     printed = capsys.readouterr().out
+    assert "android demo:" in printed and "web demo: teacher bundle installed" in printed
+    bundle = (tmp_path / "bundle" / "model.tflite").read_bytes()
+    assert (android / "app/src/main/assets/model.tflite").read_bytes() == bundle
+    assert (web / "public/models/teacher/model.tflite").read_bytes() == bundle
+    assert [m["name"] for m in json.load(open(web / "public/models/index.json"))["models"]] == ["teacher"]
     assert "parity vs Keras PSNR" in printed and "3 held-out images" in printed and "fully compatible" in printed
     description = json.load(open(os.path.join(out, "model.json")))
     assert metadata.read(os.path.join(out, "model.tflite")) == description
     assert description["precision"] == "float16" and description["input"]["dtype"] == "uint8"
     assert description["model"]["config"] == "8_8_8_8_8_8_8_8" and description["model"]["macs"] > 0
     assert description["parity"]["psnr"] >= 40 and description["gpu_delegate"]["compatible"]
+    for flag, folder, message in (("--web-demo", web / "public", "not the web demo app"),
+                                  ("--android-demo", web, "not the Android demo app")):  # fmt: skip
+        assert main([*argv[:-6], flag, str(folder), "--out", str(tmp_path / "refused")]) == 2  # before any work
+        assert message in capsys.readouterr().err and not (tmp_path / "refused").exists()
 
 
 def test_cli_export_int8_calibrates_on_the_data_and_refuses_without_it(student, tmp_path, capsys):
@@ -117,27 +140,3 @@ def test_cli_export_quantization_aware_training_refuses_bad_settings(student, tm
         code = exit_.code
     assert code == 2 and message in capsys.readouterr().err
     assert not os.path.exists(out)
-
-
-def test_cli_export_installs_the_bundle_into_the_sample_apps(student, tmp_path, capsys):
-    generator, data = student
-    web = tmp_path / "web_demo"
-    web.mkdir()
-    for name in ("package.json", "index.html"):  # what marks the web demo app
-        (web / name).write_text("{}" if name.endswith(".json") else "<html></html>")
-    android = tmp_path / "android_demo"
-    (android / "app" / "src" / "main").mkdir(parents=True)
-    (android / "app" / "build.gradle.kts").write_text("")  # what marks the Android app module
-    out = str(tmp_path / "bundle")
-    argv = ["export", "--generator", generator, "--precision", "float16", "--data", data, "--images", "2",
-            "--out", out, "--android-demo", str(android), "--web-demo", str(web), "--web-name", "teacher"]  # fmt: skip
-    assert main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "android demo:" in printed and "web demo: teacher bundle installed" in printed
-    bundle = (tmp_path / "bundle" / "model.tflite").read_bytes()
-    assert (android / "app/src/main/assets/model.tflite").read_bytes() == bundle
-    assert (web / "public/models/teacher/model.tflite").read_bytes() == bundle
-    index = json.load(open(web / "public/models/index.json"))
-    assert [m["name"] for m in index["models"]] == ["teacher"]
-    assert main([*argv[:-4], "--web-demo", str(tmp_path / "nowhere")]) == 1
-    assert "not the web demo app" in capsys.readouterr().err

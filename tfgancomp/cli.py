@@ -487,9 +487,17 @@ def _add_export(sub) -> None:
 
 
 def _cmd_export(args) -> int:
-    from mobile_export import ExportError
+    from mobile_export import ExportError, android_assets, web_assets
     from tfgancomp.export import QATSettings, export_generator
 
+    try:  # the app folders are checked before any work
+        if args.android_demo and not os.path.isfile(os.path.join(args.android_demo, android_assets.APP_MARKER)):
+            raise ValueError(f"{args.android_demo}: not the Android demo app (no {android_assets.APP_MARKER})")
+        if args.web_demo:
+            web_assets.read_index(args.web_demo)
+    except ValueError as err:
+        print(f"tfgancomp export: {err}", file=sys.stderr)
+        return 2
     try:
         description = export_generator(args.generator, args.out, args.precision, args.data, args.uint8_io,
                                        args.min_psnr, args.images, args.calibration_images, args.task,

@@ -137,9 +137,9 @@ def test_supernet_distillation_samples_configurations_in_one_trace_and_learns():
 
 @pytest.mark.parametrize("param_free_norm", ["batch", "instance"])
 def test_spade_extracted_subnets_equal_the_supernet_at_their_configuration(param_free_norm, tmp_path):
-    """SPADE family: 4 configurations per norm within the float32 bound of the subnet's float64 twin; one trace.
+    """SPADE family: 3 configurations per norm within the float32 bound of the subnet's float64 twin; one trace.
 
-    With the ResNet family's 20 that is 28 configurations across both families. (A fixed 1e-5 failed on an AMD
+    With the ResNet family's 20 that is 26 configurations across both families. (A fixed 1e-5 failed on an AMD
     EPYC by 4.3e-5: graph fusion and kernel choice round differently per CPU; the bound is derived instead.)
 
     The weights are perturbed and the batch-norm statistics moved away from their initial values by training-mode
@@ -157,8 +157,8 @@ def test_spade_extracted_subnets_equal_the_supernet_at_their_configuration(param
     for v in supernet.weights:
         v.assign(v + rng.normal(0, 0.05, v.shape).astype("float32"))
     x = tf.constant(rng.uniform(0, 1, (2, 64, 32, 5)).astype("float32"))
-    configs = [space.largest(), space.smallest()] + [space.sample(rng) for _ in range(2)]
-    for config in configs[:4]:
+    configs = [space.largest(), space.smallest(), space.sample(rng)]
+    for config in configs:
         supernet(x, config, training=True)  # moves the moving statistics (all widths of the batch norms)
     if param_free_norm == "batch":
         assert len(supernet.batch_norms()) == 18  # 7 blocks × 2 + 4 learned shortcuts
