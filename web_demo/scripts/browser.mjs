@@ -42,6 +42,9 @@ async function readStdin() {
 async function waitSettled(page, timeout) {
   await page.waitForFunction(() => window.demo && ['ready', 'error'].includes(window.demo.state) &&
     (window.demo.state === 'error' || window.demo.frames > 0), null, {timeout});
+  // the first frame is drawn before the page's start-up has finished (it goes on to load the first example sketch
+  // onto the pad): wait for all of it, else a job's own drawing races with that sketch
+  await page.evaluate(() => window.demo.ready.then(() => {}, () => {}));
   await page.evaluate(() => window.demo.idle());
   return page.evaluate(() => ({state: window.demo.state, error: window.demo.error}));
 }
