@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
+import shutil
 
 import numpy as np
 from PIL import Image
 
 from mobile_export import metadata
 from mobile_export.convert import PRECISIONS, from_pixels, to_pixels, to_tflite
+from mobile_export.files import replace_folder, staging_folder
 from mobile_export.runtime import run
 from mobile_export.verify import gpu_compatibility, parity
 
@@ -71,6 +72,23 @@ def _describe_tensor(shape, uint8_io: bool, channels_meaning: str) -> dict:
             "range": [0, 255] if uint8_io else [-1.0, 1.0], "channels": channels_meaning}  # fmt: skip
 
 
+def check_bundle_folder(out_dir: str) -> None:
+    """Refuse an ``out_dir`` that cannot be a bundle folder (a bundle replaces its folder as a whole).
+
+    A file is refused, and so are the current folder and the folders above it.
+
+    Raises:
+        ValueError: naming the folder.
+    """
+    path = os.path.abspath(out_dir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"bundle folder {out_dir} is a file")
+    here = os.getcwd()
+    if path == here or here.startswith(path.rstrip(os.sep) + os.sep):
+        raise ValueError(f"bundle folder {out_dir} is the current folder or above it: give the bundle a folder of "
+                         "its own (it is replaced as a whole)")  # fmt: skip
+
+
 def export_bundle(model, out_dir: str, parity_inputs, settings: BundleSettings | None = None,
                   representative_data=None, info: dict | None = None, input_channels: str = "RGB",
                   reference: str = "the Keras model (float32)") -> dict:  # fmt: skip
@@ -92,6 +110,7 @@ def export_bundle(model, out_dir: str, parity_inputs, settings: BundleSettings |
         ExportError: when the conversion fails or the parity PSNR is below ``settings.min_psnr``.
     """
     settings = settings or BundleSettings()
+    check_bundle_folder(out_dir)
     inputs = np.asarray(parity_inputs, np.float32)
     if inputs.ndim != 4 or len(inputs) == 0:
         raise ValueError(f"parity_inputs must be a non-empty (N, H, W, C) batch, got shape {inputs.shape}")
@@ -124,8 +143,9 @@ def export_bundle(model, out_dir: str, parity_inputs, settings: BundleSettings |
             f"model (max |Δ| {result.max_abs:.4g}) is below the required {settings.min_psnr} dB; nothing was written"
         )
     content = metadata.embed(content, description)
-    os.makedirs(out_dir, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".export-", dir=out_dir)
+    # the bundle is built in a folder beside out_dir, then swapped in whole: a kill leaves the old bundle or the
+    # new one, never a model.tflite of one export beside the model.json of another
+    staging = staging_folder(out_dir, BUNDLE_FILES)
     try:
         with open(os.path.join(staging, "model.tflite"), "wb") as f:
             f.write(content)
@@ -135,10 +155,11 @@ def export_bundle(model, out_dir: str, parity_inputs, settings: BundleSettings |
         _image(sample_in).save(os.path.join(staging, "sample_input.png"))
         _image(from_pixels(sample_out[0]) if settings.uint8_io else sample_out[0]).save(
             os.path.join(staging, "sample_output.png"))  # fmt: skip
-        for name in BUNDLE_FILES:
-            os.replace(os.path.join(staging, name), os.path.join(out_dir, name))
-    finally:
-        for name in os.listdir(staging):
-            os.remove(os.path.join(staging, name))
-        os.rmdir(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    replace_folder(staging, out_dir, carry_over=BUNDLE_FILES)  # other entries (a QAT run dir) move along
+    for name in os.listdir(out_dir):  # what the earlier in-place writer left when killed
+        if name.startswith(".export-") and os.path.isdir(os.path.join(out_dir, name)):
+            shutil.rmtree(os.path.join(out_dir, name), ignore_errors=True)
     return description

@@ -143,6 +143,9 @@ def _add_run_flags(p) -> None:
     p.add_argument("--skip-bad-files", action="store_true", help="skip and count bad data files instead of stopping")
     p.add_argument("--mirrored", action="store_true", help="train under tf.distribute.MirroredStrategy")
     p.add_argument("--quiet", action="store_true", help="one line per epoch")
+    p.add_argument("--restart", action="store_true",
+                   help="delete this run's files in --out (checkpoints, generator, history, samples, logs, metrics) "
+                   "and train from scratch")  # fmt: skip
 
 
 def _add_train_teacher(sub) -> None:
@@ -198,7 +201,9 @@ def _cmd_train_teacher(args) -> int:
     )  # fmt: skip
     strategy = tf.distribute.MirroredStrategy() if args.mirrored else None
     try:
-        metrics = train_teacher(settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1)
+        metrics = train_teacher(
+            settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1, restart=args.restart
+        )
     except TrainingDiverged as err:
         print(f"tfgancomp train-teacher: training diverged: {err}", file=sys.stderr)
         return 1
@@ -278,7 +283,7 @@ def _run_distill(settings, args) -> int:
 
     strategy = tf.distribute.MirroredStrategy() if args.mirrored else None
     try:
-        metrics = distill(settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1)
+        metrics = distill(settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1, restart=args.restart)
     except TrainingDiverged as err:
         print(f"tfgancomp {args.command}: training diverged: {err}", file=sys.stderr)
         return 1
@@ -333,7 +338,9 @@ def _cmd_train_supernet(args) -> int:
     )  # fmt: skip
     strategy = tf.distribute.MirroredStrategy() if args.mirrored else None
     try:
-        metrics = train_supernet(settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1)
+        metrics = train_supernet(
+            settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1, restart=args.restart
+        )
     except TrainingDiverged as err:
         print(f"tfgancomp train-supernet: training diverged: {err}", file=sys.stderr)
         return 1
@@ -557,8 +564,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ValueError as err:
-        print(f"tfgancomp {args.command}: error: {err}", file=sys.stderr)
+        print(f"tfgancomp {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file the command reads or writes: name it and the problem, no traceback
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"tfgancomp {args.command}: error: {where}{err.strerror or _one_line(err)}", file=sys.stderr)
+        return 1
+    except Exception as err:
+        if not _expected(err):
+            raise
+        print(f"tfgancomp {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+
+
+def _expected(err: Exception) -> bool:
+    """A folder in use, or a file TensorFlow could not read or write (its modules are loaded if they raised)."""
+    loop, errors = sys.modules.get("tfgancomp.train.loop"), sys.modules.get("tensorflow.python.framework.errors_impl")
+    return (loop is not None and isinstance(err, loop.RunDirInUse)) or (
+        errors is not None and isinstance(err, errors.OpError))  # fmt: skip
+
+
+def _one_line(err: BaseException) -> str:
+    """An exception's message on one line (TensorFlow's carry several)."""
+    text = getattr(err, "message", None) or str(err) or type(err).__name__
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -7,15 +7,16 @@ the figures the bundle records (MACs, params, configuration, the run's held-out 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
 
-from tfgancomp.train.loop import read_json
+from tfgancomp.train.loop import folder_lock, read_json
 from tfgancomp.train.runner import generator_file, read_generator
-from tfgancomp.validation import check_choice
+from tfgancomp.validation import check_choice, check_positive_int
 
 # Appended to the parity failure of a post-training int8 export (the usual case for a trained student).
 POST_TRAINING_INT8_HINT = (
@@ -137,6 +138,12 @@ def _quantization_aware(generator: str, data: str, qat: QATSettings, out_dir: st
     return read_generator(run_dir, "quantization-aware generator"), run_dir, metrics
 
 
+def bundle_lock_file(out_dir: str) -> str:
+    """The lock file of a bundle folder: beside it (``.NAME.lock``), as the folder itself is swapped whole."""
+    folder = os.path.abspath(out_dir)
+    return os.path.join(os.path.dirname(folder), f".{os.path.basename(folder)}.lock")
+
+
 def export_generator(generator: str, out_dir: str, precision: str = "float32", data: str | None = None,
                      uint8_io: bool = False, min_psnr: float | None = None, images: int = 8,
                      calibration_images: int = 64, task: str | None = None, seed: int = 0,
@@ -161,6 +168,20 @@ def export_generator(generator: str, out_dir: str, precision: str = "float32", d
         qat: Train quantization-aware first (``int8`` only; needs ``data``); the bundle's parity is then against
             the QAT Keras model, and ``model.json`` also records the QAT model's PSNR vs the float student.
     """
+    from mobile_export.bundle import check_bundle_folder
+
+    check_positive_int("images", images)
+    check_positive_int("calibration_images", calibration_images)
+    if min_psnr is not None and not (isinstance(min_psnr, (int, float)) and math.isfinite(min_psnr)):
+        raise ValueError(f"min_psnr must be a finite number of dB, got {min_psnr!r}")
+    check_bundle_folder(out_dir)
+    with folder_lock(out_dir, bundle_lock_file(out_dir)):
+        return _export(generator, out_dir, precision, data, uint8_io, min_psnr, images, calibration_images, task,
+                       seed, qat)  # fmt: skip
+
+
+def _export(generator, out_dir, precision, data, uint8_io, min_psnr, images, calibration_images, task, seed,
+            qat) -> dict:  # fmt: skip
     from mobile_export import BundleSettings, ExportError, export_bundle
     from mobile_export.convert import CALIBRATED
     from mobile_export.verify import psnr

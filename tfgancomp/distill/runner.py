@@ -35,7 +35,15 @@ from tfgancomp.models import (
 )
 from tfgancomp.models.base import ZooModel
 from tfgancomp.models.config import TASK_FAMILIES, parse_config
-from tfgancomp.train.loop import ResumableRun, check_run_settings, open_run_dir, read_json, write_json
+from tfgancomp.train.loop import (
+    ResumableRun,
+    check_run_settings,
+    folder_lock,
+    open_run_dir,
+    read_json,
+    write_json,
+    write_settings,
+)
 from tfgancomp.train.perceptual import VGGPerceptual
 from tfgancomp.train.runner import TEACHER_TASKS, _show, open_data, read_generator, record_run, sample_batch
 from tfgancomp.validation import check_choice, check_positive_int
@@ -413,13 +421,15 @@ def _costs(student, teacher, h: int, w: int) -> dict:
 # ---------------------------------------------------------------------------------------------- the run
 
 
-def distill(settings: DistillSettings, run_dir: str, strategy=None, verbose: int = 1, log=print) -> dict:
+def distill(settings: DistillSettings, run_dir: str, strategy=None, verbose: int = 1, log=print,
+            restart: bool = False) -> dict:  # fmt: skip
     """Distil (or resume distilling) the teacher into a student in ``run_dir`` (see :func:`run_distillation`)."""
-    return run_distillation(settings, run_dir, build_distiller, lambda task: task.student, strategy, verbose, log)
+    return run_distillation(settings, run_dir, build_distiller, lambda task: task.student, strategy, verbose, log,
+                            restart)  # fmt: skip
 
 
 def run_distillation(settings: DistillSettings, run_dir: str, build, exported, strategy=None, verbose: int = 1,
-                     log=print) -> dict:  # fmt: skip
+                     log=print, restart: bool = False) -> dict:  # fmt: skip
     """Distil (or resume distilling) the teacher of ``settings`` into the task ``build`` makes, in ``run_dir``.
 
     Running again with the same settings resumes at the last completed epoch; ``epochs`` may be raised.
@@ -432,13 +442,16 @@ def run_distillation(settings: DistillSettings, run_dir: str, build, exported, s
         strategy: A ``tf.distribute`` strategy (default: the current one); ``batch_size`` is the global batch.
         verbose: ``fit`` verbosity.
         log: Where progress messages go.
+        restart: Delete the run's files in ``run_dir`` first and train from scratch.
 
     Returns:
         The content of ``metrics.json``.
 
     Raises:
         TrainingDiverged: A loss became NaN / Inf (the last good checkpoint and student are kept).
-        ValueError: Bad settings, a teacher that cannot be used, a run dir holding another run, or bad data.
+        ValueError: Bad settings, a teacher that cannot be used, a run dir holding another run (or results without
+            a checkpoint), or bad data.
+        RunDirInUse: Another command is using ``run_dir``.
     """
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
@@ -446,13 +459,19 @@ def run_distillation(settings: DistillSettings, run_dir: str, build, exported, s
         s = settings.resolved(teacher)
         if tuple(teacher.inputs[0].shape[1:3]) not in (s.shape, (None, None)):
             teacher = load_teacher(s, s.shape)  # rebuilt for the training resolution
-    open_run_dir(run_dir, s, RESUMABLE_CHANGES)
+    with folder_lock(run_dir):
+        open_run_dir(run_dir, s, RESUMABLE_CHANGES, restart)
+        return _distil(s, teacher, run_dir, build, exported, strategy, verbose, log)
+
+
+def _distil(s: DistillSettings, teacher, run_dir: str, build, exported, strategy, verbose: int, log) -> dict:
 
     keras.utils.set_random_seed(s.seed)
     train, held_out, features = open_data(s, log)
 
     with strategy.scope():
         distiller, info = build(s, teacher, log)
+    write_settings(run_dir, s)
     run = ResumableRun(run_dir, distiller, strategy, state=distiller.checkpoint_state(), log=log)
     metrics_path = os.path.join(run_dir, "metrics.json")
     metrics = read_json(metrics_path) or {}

@@ -12,7 +12,8 @@ from tfgancomp.models.config import TASK_FAMILIES
 from tfgancomp.search.space import get_space
 from tfgancomp.search.supernet import SuperMobileResNetGenerator, SuperMobileSPADEGenerator, extract_subnet
 from tfgancomp.search.training import SAMPLING, SupernetDistiller
-from tfgancomp.train.loop import read_json
+from tfgancomp.train.loop import folder_lock, read_json, remove_stale_temps, save_model
+from tfgancomp.validation import check_positive_int, check_positive_number
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ def _build(s: SupernetSettings, teacher, log):
                   "taps": {"student": task.student_taps, "teacher": task.teacher_taps}}  # fmt: skip
 
 
-def train_supernet(settings: SupernetSettings, run_dir: str, strategy=None, verbose: int = 1, log=print) -> dict:
+def train_supernet(settings: SupernetSettings, run_dir: str, strategy=None, verbose: int = 1, log=print,
+                   restart: bool = False) -> dict:  # fmt: skip
     """Train (or resume training) a once-for-all supernet against a teacher; returns ``metrics.json``'s content.
 
     Held-out scores in ``metrics.json`` are those of the largest configuration; searching scores the others.
@@ -95,7 +97,7 @@ def train_supernet(settings: SupernetSettings, run_dir: str, strategy=None, verb
     def exported(task):
         return extract_subnet(task.student, task.space.largest(), name="student")
 
-    return run_distillation(settings, run_dir, _build, exported, strategy, verbose, log)
+    return run_distillation(settings, run_dir, _build, exported, strategy, verbose, log, restart)
 
 
 def load_supernet(run_dir: str):
@@ -122,14 +124,16 @@ def extract(supernet_run: str, config, out_dir: str, images: int = 16) -> str:
     A batch-norm supernet (GauGAN, ``param_free_norm="batch"``) is first recalibrated for ``config`` on the same
     training slice the search scores on (``images`` images), so the subnet carries that configuration's statistics.
     """
+    check_positive_int("images", images)
     supernet, settings = load_supernet(supernet_run)
     h, w = _shape(settings)
-    if supernet.batch_norms():
-        supernet.calibrate([x for x, _ in scoring_batches(settings, images)], config)
-    subnet = extract_subnet(supernet, config, h, w, name="student")
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "generator.keras")
-    subnet.save(path)
+    with folder_lock(out_dir):
+        remove_stale_temps(out_dir)
+        if supernet.batch_norms():
+            supernet.calibrate([x for x, _ in scoring_batches(settings, images)], config)
+        subnet = extract_subnet(supernet, config, h, w, name="student")
+        path = os.path.join(out_dir, "generator.keras")
+        save_model(subnet, path)
     return path
 
 
@@ -186,12 +190,26 @@ def search(supernet_run: str, out_dir: str, budget_macs: float, oracle: str = "e
     Returns:
         The completed trials, best first.
     """
+    from tfgancomp.search.oracle import ORACLES
+
+    if oracle not in ORACLES:
+        raise ValueError(f"oracle must be one of {', '.join(ORACLES)}, got {oracle!r}")
+    for what, value in (("trials", trials), ("images", images), ("population", population)):
+        check_positive_int(what, value)
+    check_positive_number("budget_macs", budget_macs)
+    # KerasTuner's chief / worker mode shares one search folder: one lock per process role there
+    role = os.environ.get("KERASTUNER_TUNER_ID")
+    with folder_lock(out_dir, os.path.join(out_dir, f".lock-{role}") if role else None):
+        return _search(supernet_run, out_dir, budget_macs, oracle, trials, space, images, objective, population, seed,
+                       inception_weights)  # fmt: skip
+
+
+def _search(supernet_run, out_dir, budget_macs, oracle, trials, space, images, objective, population, seed,
+            inception_weights) -> list[dict]:  # fmt: skip
     from tfgancomp.metrics.quality import InceptionFeatures
     from tfgancomp.search.oracle import ORACLES
     from tfgancomp.search.tuner import SupernetTuner, write_results
 
-    if oracle not in ORACLES:
-        raise ValueError(f"oracle must be one of {', '.join(ORACLES)}, got {oracle!r}")
     supernet, settings = load_supernet(supernet_run)
     search_space = get_space(space or settings["space"], supernet.family)
     if max(search_space.largest()) > supernet.ngf:

@@ -7,9 +7,14 @@ generator(s), sample grids, ``history.json``, TensorBoard logs, learning-rate de
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
 import os
+import shutil
+import sys
+import tempfile
 import time
 
 from tfgancomp.backend import keras, tf
@@ -39,51 +44,161 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the message names where, and the last good checkpoint."""
 
 
+class RunDirInUse(RuntimeError):
+    """Another command holds the folder's lock; the message names it."""
+
+
+#: Files of a run dir that only a completed epoch writes: with no readable checkpoint beside them, the run cannot
+#: resume, and training again would overwrite them.
+RESULT_FILES = ("generator.keras", "generator_ba.keras", "history.json")
+#: Everything a run writes (``--restart`` deletes exactly these; nothing else in the folder is touched).
+RUN_FILES = (*RESULT_FILES, "settings.json", "metrics.json")
+RUN_FOLDERS = ("checkpoints", "samples", "logs")
+TEMP_PREFIX = ".tmp-"
+
+
+def _temp_beside(path: str) -> str:
+    """A new, uniquely named empty file in ``path``'s folder (``.tmp-XXXX-name``), for an atomic replace."""
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix="-" + os.path.basename(path), dir=folder)
+    os.close(fd)
+    return tmp
+
+
 def write_json(path: str, data) -> None:
-    """Write ``data`` as JSON atomically (temporary file, then rename)."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
+    """Write ``data`` as JSON atomically (a uniquely named temporary file, then rename)."""
+    tmp = _temp_beside(path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
 def read_json(path: str):
-    """The JSON content of ``path``, or ``None`` when it does not exist."""
+    """The JSON content of ``path``, or ``None`` when it does not exist.
+
+    Raises:
+        ValueError: naming the file when it is not valid JSON.
+    """
     if not os.path.exists(path):
         return None
     with open(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path} is not valid JSON ({err})") from None
 
 
 def save_model(model, path: str) -> None:
     """Save a Keras model atomically (a kill leaves the previous file whole)."""
-    tmp = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
-    model.save(tmp)
-    os.replace(tmp, path)
+    tmp = _temp_beside(path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
 
 
-def open_run_dir(run_dir: str, settings, resumable: tuple[str, ...] = ()) -> None:
-    """Create ``run_dir`` and write ``settings.json``; refuse a run dir that holds a run with other settings.
+@contextlib.contextmanager
+def folder_lock(folder: str, lock_file: str | None = None):
+    """Hold an exclusive lock for a folder while the block runs; the OS releases it if the process dies.
+
+    The lock file (``folder/.lock`` unless given) records who holds it; a second command is refused with that.
+
+    Raises:
+        RunDirInUse: another process (or another open of the same folder) holds the lock.
+    """
+    lock_file = lock_file or os.path.join(folder, ".lock")
+    os.makedirs(os.path.dirname(os.path.abspath(lock_file)), exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise RunDirInUse(f"{folder} is in use by {holder}; wait for it to end or use another folder") from None
+    try:
+        os.ftruncate(fd, 0)
+        command = " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        os.write(fd, f"pid {os.getpid()} ({command[:300]}, since {started})\n".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)  # releases the lock
+
+
+def remove_stale_temps(folder: str) -> None:
+    """Delete the temporary files a killed command left in ``folder`` (call with the folder's lock held)."""
+    if not os.path.isdir(folder):
+        return
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if name.startswith(TEMP_PREFIX) and os.path.isfile(path):
+            os.remove(path)
+
+
+def _has_checkpoint(run_dir: str) -> bool:
+    return tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints")) is not None
+
+
+def open_run_dir(run_dir: str, settings, resumable: tuple[str, ...] = (), restart: bool = False) -> None:
+    """Check ``run_dir`` before a stage starts (call with its lock held): create it, clean what a killed command left.
+
+    Nothing is written here: the stage writes ``settings.json`` (:func:`write_settings`) once every check of its
+    own passed, so a corrected command can run in the same folder. A run with a checkpoint is resumed only with
+    the same settings; results (generator, history) without a readable checkpoint are never trained over.
 
     Args:
         run_dir: The run dir.
         settings: A (resolved) settings dataclass.
         resumable: Fields that may differ from the stored run (e.g. ``epochs`` to train longer).
+        restart: Delete the run's files (:data:`RUN_FILES`, :data:`RUN_FOLDERS`; nothing else) and start over.
 
     Raises:
-        ValueError: naming every field that differs.
+        ValueError: naming every field that differs, or what is missing and how to start over.
     """
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise ValueError(f"run dir {run_dir} is a file, not a folder")
     os.makedirs(run_dir, exist_ok=True)
-    path = os.path.join(run_dir, "settings.json")
+    remove_stale_temps(run_dir)
+    if restart:
+        for name in RUN_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(run_dir, name))
+        for name in RUN_FOLDERS:
+            shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
+        return
+    if not _has_checkpoint(run_dir):
+        results = [name for name in RESULT_FILES if os.path.exists(os.path.join(run_dir, name))]
+        if results:
+            raise ValueError(
+                f"{run_dir} holds {', '.join(results)} but no readable checkpoint in "
+                f"{os.path.join(run_dir, 'checkpoints')}: the run cannot resume, and training again would overwrite "
+                "them. Run the same command with --restart to delete them and start over, or use a new run dir"
+            )
+        return  # nothing to resume: the settings of a failed first attempt may be replaced
     now = json.loads(json.dumps(dataclasses.asdict(settings)))  # tuples as lists, as stored
-    previous = read_json(path)
+    previous = read_json(os.path.join(run_dir, "settings.json"))
     if previous is not None:
         differ = [k for k in now if k not in resumable and previous.get(k) != now[k]]
         if differ:
             described = "; ".join(f"{k}: {previous.get(k)!r} in the run, {now[k]!r} now" for k in differ)
-            raise ValueError(f"{run_dir} holds a run with other settings ({described}); use a new run dir")
-    write_json(path, now)
+            raise ValueError(f"{run_dir} holds a run with other settings ({described}); use a new run dir "
+                             "(or --restart to delete that run)")  # fmt: skip
+
+
+def write_settings(run_dir: str, settings) -> None:
+    """Write ``settings.json`` (once the stage's checks passed, before its first epoch)."""
+    write_json(os.path.join(run_dir, "settings.json"), json.loads(json.dumps(dataclasses.asdict(settings))))
 
 
 class ResumableRun:
@@ -113,10 +228,16 @@ class ResumableRun:
 
     def restore(self, total_epochs: int) -> int:
         """Restore the latest checkpoint if there is one; returns the number of completed epochs (0 when fresh)."""
-        if not self.manager.latest_checkpoint:
+        latest = self.manager.latest_checkpoint
+        if not latest:
             self.history = []
             return 0
-        self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except Exception as err:  # noqa: BLE001 - a damaged file raises OpError, IndexError, AssertionError...
+            detail = getattr(err, "message", None) or str(err)
+            raise ValueError(f"checkpoint {latest} cannot be read ({detail.splitlines()[0] if detail else 'damaged'}); "
+                             "run the same command with --restart to start over") from None  # fmt: skip
         done = int(self.epoch.numpy())
         self.history = [h for h in self.history if h["epoch"] <= done]
         self.log(f"resuming from {self.manager.latest_checkpoint}: {done} of {total_epochs} epochs done")

@@ -25,7 +25,15 @@ from tfgancomp.backend import custom_objects, keras, tf
 from tfgancomp.data import LAYOUTS, ReaderSettings, open_split, read_description, read_paired_folders
 from tfgancomp.metrics.quality import InceptionFeatures, distribution_scores, paired_scores
 from tfgancomp.models import MultiscaleDiscriminator, PatchGANDiscriminator, ResNetGenerator, SPADEGenerator
-from tfgancomp.train.loop import ResumableRun, check_run_settings, open_run_dir, read_json, write_json
+from tfgancomp.train.loop import (
+    ResumableRun,
+    check_run_settings,
+    folder_lock,
+    open_run_dir,
+    read_json,
+    write_json,
+    write_settings,
+)
 from tfgancomp.train.perceptual import VGGPerceptual
 from tfgancomp.train.tasks import CycleGANTask, GauGANTask, Pix2PixTask
 from tfgancomp.validation import check_choice, check_positive_int
@@ -280,12 +288,23 @@ def _is_qat_file(path: str) -> bool:
 
 
 def _load(path: str):
-    """A saved generator; quantization-aware ones load inside TFMOT's scope (imported only for them)."""
+    """A saved generator, loaded so that the file cannot run code; quantization-aware ones load inside TFMOT's scope.
+
+    Only zip ``.keras`` archives are opened, with Keras' safe mode forced on (a ``Lambda`` layer's stored Python
+    is refused). Keras would send an HDF5 file or a SavedModel folder — whatever its name — to its legacy loader,
+    which rebuilds ``Lambda`` layers from stored bytecode and runs it; those are refused before Keras sees them.
+
+    Raises:
+        ValueError: naming the file when it is not a zip ``.keras`` archive.
+    """
+    if not os.path.isfile(path) or not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a zip .keras archive (only those are opened: an HDF5 or SavedModel file can "
+                         "run code when loaded); save the model with model.save('generator.keras')")  # fmt: skip
     if _is_qat_file(path):
         from tfgancomp.quantize import load_qat
 
         return load_qat(path)
-    return keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
+    return keras.models.load_model(path, custom_objects=custom_objects(), compile=False, safe_mode=True)
 
 
 def load_generator(run_dir: str, which: str = "generator"):
@@ -328,7 +347,8 @@ def record_run(metrics: dict, run, train, metrics_path: str) -> dict:
     return metrics
 
 
-def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbose: int = 1, log=print) -> dict:
+def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbose: int = 1, log=print,
+                  restart: bool = False) -> dict:  # fmt: skip
     """Train (or resume training) the teacher of ``settings`` in ``run_dir``; return its ``metrics.json`` content.
 
     Running again with the same settings resumes at the last completed epoch (with optimizer state, pools and
@@ -340,13 +360,21 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
         strategy: A ``tf.distribute`` strategy (default: the current one); ``batch_size`` is the global batch.
         verbose: ``fit`` verbosity.
         log: Where progress messages go.
+        restart: Delete the run's files in ``run_dir`` first and train from scratch.
 
     Raises:
         TrainingDiverged: A loss became NaN / Inf (the last good checkpoint and generator are kept).
-        ValueError: Bad settings, a run dir holding another run, or bad data (:class:`~tfgancomp.data.DataError`).
+        ValueError: Bad settings, a run dir holding another run (or results without a checkpoint), or bad data
+            (:class:`~tfgancomp.data.DataError`).
+        RunDirInUse: Another command is using ``run_dir``.
     """
     s = settings.resolved()
-    open_run_dir(run_dir, s, RESUMABLE_CHANGES)
+    with folder_lock(run_dir):
+        open_run_dir(run_dir, s, RESUMABLE_CHANGES, restart)
+        return _train_teacher(s, run_dir, strategy, verbose, log)
+
+
+def _train_teacher(s: TeacherSettings, run_dir: str, strategy, verbose: int, log) -> dict:
 
     keras.utils.set_random_seed(s.seed)
     train, held_out, features = open_data(s, log)
@@ -354,6 +382,7 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         task = build_task(s, log)
+    write_settings(run_dir, s)
     run = ResumableRun(run_dir, task, strategy, log=log)
     metrics_path = os.path.join(run_dir, "metrics.json")
     metrics = read_json(metrics_path) or {}
