@@ -253,3 +253,38 @@ def test_a_bundle_is_swapped_whole_and_a_killed_swap_is_repaired(tiny, tmp_path,
         assert not [p for p in os.listdir(tmp_path) if p.startswith(".bundle-")], step
     assert first["precision"] == "float32"
     assert kills >= 2, "the swap was never interrupted: the check above proved nothing"
+
+
+def test_what_the_scan_passes_the_pipeline_decodes_and_oversized_images_are_bad_files(tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    from tfgancomp.data import DataError, ReaderSettings, read_aligned
+
+    folder = tmp_path / "train"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (16, 32, 3), dtype=np.uint8)).save(folder / f"good{i}.png")
+    ab = Image.fromarray(rng.integers(0, 256, (16, 32, 3), dtype=np.uint8))
+    # files Pillow opens but tf.io.decode_image (the training decoder) cannot: each crashed training mid-epoch
+    bad = {"tiff_named.png": lambda p: ab.save(p, format="TIFF"), "one_bit.bmp": lambda p: ab.convert("1").save(p),
+           "ppm_named.jpg": lambda p: ab.save(p, format="PPM"),
+           "huge.png": lambda p: Image.fromarray(rng.integers(0, 256, (20, 40, 3), dtype=np.uint8)).save(p)}  # fmt: skip
+    for name, save in bad.items():
+        save(str(folder / name))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 600)  # 16x32 = 512 passes, 20x40 = 800 is a "bomb"
+    for name in bad:
+        others = tmp_path / f"only_{name}"
+        others.mkdir()
+        for good in ("good0.png", "good1.png"):
+            (others / good).write_bytes((folder / good).read_bytes())
+        (others / name).write_bytes((folder / name).read_bytes())
+        fragment = "decompression-bomb limit" if name == "huge.png" else "the training decoder"
+        with pytest.raises(DataError, match=fragment) as err:
+            read_aligned(str(others), ReaderSettings(16, batch_size=2), training=False)
+        assert name in str(err.value)
+    reader = read_aligned(str(folder), ReaderSettings(16, batch_size=1, on_error="skip"), training=True)
+    assert sorted(os.path.basename(p) for p, _ in reader.summary.skipped) == sorted(bad)
+    images = sum(int(x.shape[0]) for x, _ in reader.dataset)  # the whole epoch decodes
+    assert images == 3

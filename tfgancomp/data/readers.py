@@ -137,16 +137,32 @@ def list_images(folder: str) -> list[str]:
 
 
 def _inspect(path: str, index_map: bool = False):
-    """(mode, (height, width), max value or None) of ``path``; raises DataError naming the problem."""
+    """(mode, (height, width), max value or None) of ``path``; raises DataError naming the problem.
+
+    An image is decoded here by the decoder the pipeline will use (Pillow for index maps, ``tf.io.decode_image``
+    for images), so that what the scan passes, training decodes; the size is the decoder's. Images above Pillow's
+    decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) are bad files.
+    """
     try:
         with Image.open(path) as img:
-            img.load()
             mode, (w, h) = img.mode, img.size
+            if Image.MAX_IMAGE_PIXELS and w * h > Image.MAX_IMAGE_PIXELS:
+                raise DataError(f"{path}: {w}x{h} pixels is above the decompression-bomb limit of "
+                                f"{Image.MAX_IMAGE_PIXELS} pixels (PIL.Image.MAX_IMAGE_PIXELS)")  # fmt: skip
+            img.load()
             top = int(np.asarray(img).max()) if index_map else None
     except UnidentifiedImageError:
         raise DataError(f"{path}: not a decodable image") from None
+    except Image.DecompressionBombError as err:
+        raise DataError(f"{path}: above the decompression-bomb limit ({err})") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise DataError(f"{path}: truncated or corrupt image ({err})") from None
+    if not index_map:
+        try:
+            h, w = (int(n) for n in _decode_uint8(path).shape[:2])
+        except tf.errors.OpError as err:
+            problem = " ".join(err.message.split())[:200]
+            raise DataError(f"{path}: the training decoder (tf.io.decode_image) cannot read it ({problem})") from None
     return mode, (h, w), top
 
 
@@ -183,10 +199,13 @@ def _try(check, item):
 # ---------------------------------------------------------------------------------------------- decoding
 
 
+def _decode_uint8(path):
+    """An image file as ``(H, W, 3)`` uint8: the one decoder of the pipeline and of the scan."""
+    return tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False, dtype=tf.uint8)
+
+
 def _decode_rgb(path):
-    data = tf.io.read_file(path)
-    image = tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8)
-    return tf.cast(image, tf.float32) / 127.5 - 1.0
+    return tf.cast(_decode_uint8(path), tf.float32) / 127.5 - 1.0
 
 
 def _read_index_map(path) -> np.ndarray:
