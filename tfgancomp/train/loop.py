@@ -114,7 +114,10 @@ def folder_lock(folder: str, lock_file: str | None = None):
 
     Raises:
         RunDirInUse: another process (or another open of the same folder) holds the lock.
+        ValueError: ``folder`` is a file.
     """
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"{folder} is a file, not a folder")
     lock_file = lock_file or os.path.join(folder, ".lock")
     os.makedirs(os.path.dirname(os.path.abspath(lock_file)), exist_ok=True)
     fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
