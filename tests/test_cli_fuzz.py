@@ -144,7 +144,7 @@ def _argv(draw, command, places, out):
 def test_no_argument_combination_ends_in_a_traceback(command, places, capsys):
     counter = {"n": 0}
 
-    @settings(max_examples=EXAMPLES or 5, derandomize=not EXAMPLES, deadline=None, database=None,
+    @settings(max_examples=EXAMPLES or 4, derandomize=not EXAMPLES, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     @given(data=st.data())
     def check(data):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import glob
 import json
 import os
 
@@ -57,6 +58,13 @@ def test_supernet_run_resume_extract_and_finetune(setup, tmp_path, capsys):
     assert main([*argv[:-6], "--trials", "8", "--population", "4", "--images", "4"]) == 0
     assert len(json.load(open(os.path.join(out_search, "results.json")))["trials"]) == 8
     assert os.path.exists(os.path.join(out_search, "scatter.png"))
+    trial = next(glob.iglob(os.path.join(out_search, "search", "trial_*", "trial.json")))
+    with open(trial, "w") as f:
+        f.write('{"trial_id": ')  # a damaged KerasTuner file is named in one line (issue 16)
+    capsys.readouterr()
+    assert main([*argv[:-6], "--trials", "9", "--population", "4", "--images", "4"]) == 2
+    err = capsys.readouterr().err
+    assert f"{trial} is not valid JSON" in err and len(err.strip().splitlines()) == 1
 
     supernet, settings = load_supernet(run)
     assert settings["space"] == space and settings["student_ngf"] == 8

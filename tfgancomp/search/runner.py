@@ -204,12 +204,27 @@ def search(supernet_run: str, out_dir: str, budget_macs: float, oracle: str = "e
                        inception_weights)  # fmt: skip
 
 
+def _check_search_state(project: str) -> None:
+    """Read every JSON file of a search's KerasTuner state (oracle, trials) so that a damaged one is named.
+
+    Raises:
+        ValueError: naming the file that is not valid JSON (KerasTuner's own error does not name it).
+    """
+    if not os.path.isdir(project):
+        return
+    for folder, _, files in os.walk(project):
+        for name in files:
+            if name.endswith(".json"):
+                read_json(os.path.join(folder, name))
+
+
 def _search(supernet_run, out_dir, budget_macs, oracle, trials, space, images, objective, population, seed,
             inception_weights) -> list[dict]:  # fmt: skip
     from tfgancomp.metrics.quality import InceptionFeatures
     from tfgancomp.search.oracle import ORACLES
     from tfgancomp.search.tuner import SupernetTuner, write_results
 
+    _check_search_state(os.path.join(out_dir, "search"))
     supernet, settings = load_supernet(supernet_run)
     search_space = get_space(space or settings["space"], supernet.family)
     if max(search_space.largest()) > supernet.ngf:
