@@ -70,6 +70,8 @@ def test_a_model_file_that_would_run_code_is_refused_by_every_loader(tiny, tmp_p
                                    "--out", str(tmp_path / "d2")],
         "finetune": ["finetune", "--generator", run_dir, "--teacher", teacher, "--data", data,
                      "--out", str(tmp_path / "ft")],
+        "train-supernet": ["train-supernet", "--teacher", run_dir, "--data", data, "--space", "channels-32",
+                           "--out", str(tmp_path / "sn")],
     }  # fmt: skip
     for name, argv in commands.items():
         status = main(argv)
@@ -268,9 +270,9 @@ def test_what_the_scan_passes_the_pipeline_decodes_and_oversized_images_are_bad_
         Image.fromarray(rng.integers(0, 256, (16, 32, 3), dtype=np.uint8)).save(folder / f"good{i}.png")
     ab = Image.fromarray(rng.integers(0, 256, (16, 32, 3), dtype=np.uint8))
     # files Pillow opens but tf.io.decode_image (the training decoder) cannot: each crashed training mid-epoch
+    huge = Image.fromarray(rng.integers(0, 256, (20, 40, 3), dtype=np.uint8))
     bad = {"tiff_named.png": lambda p: ab.save(p, format="TIFF"), "one_bit.bmp": lambda p: ab.convert("1").save(p),
-           "ppm_named.jpg": lambda p: ab.save(p, format="PPM"),
-           "huge.png": lambda p: Image.fromarray(rng.integers(0, 256, (20, 40, 3), dtype=np.uint8)).save(p)}  # fmt: skip
+           "ppm_named.jpg": lambda p: ab.save(p, format="PPM"), "huge.png": huge.save}  # fmt: skip
     for name, save in bad.items():
         save(str(folder / name))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 600)  # 16x32 = 512 passes, 20x40 = 800 is a "bomb"
