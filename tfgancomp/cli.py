@@ -144,8 +144,8 @@ def _add_run_flags(p) -> None:
     p.add_argument("--mirrored", action="store_true", help="train under tf.distribute.MirroredStrategy")
     p.add_argument("--quiet", action="store_true", help="one line per epoch")
     p.add_argument("--restart", action="store_true",
-                   help="delete this run's files in --out (checkpoints, generator, history, samples, logs, metrics) "
-                   "and train from scratch")  # fmt: skip
+                   help="delete this run's files in --out (checkpoints, generator, history, samples, logs, metrics, "
+                   "settings) and train from scratch")  # fmt: skip
 
 
 def _add_train_teacher(sub) -> None:
