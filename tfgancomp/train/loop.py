@@ -65,18 +65,27 @@ def _temp_beside(path: str) -> str:
     return tmp
 
 
-def write_json(path: str, data) -> None:
-    """Write ``data`` as JSON atomically (a uniquely named temporary file, then rename)."""
+@contextlib.contextmanager
+def _replacing(path: str):
+    """Yield a uniquely named temporary path beside ``path``, which replaces ``path`` once the block wrote it.
+
+    One rename: a kill leaves the previous file whole; a failure removes the temporary file.
+    """
     tmp = _temp_beside(path)
     try:
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+
+
+def write_json(path: str, data) -> None:
+    """Write ``data`` as JSON atomically (a uniquely named temporary file, then rename)."""
+    with _replacing(path) as tmp, open(tmp, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
 
 
 def read_json(path: str):
@@ -96,14 +105,8 @@ def read_json(path: str):
 
 def save_model(model, path: str) -> None:
     """Save a Keras model atomically (a kill leaves the previous file whole)."""
-    tmp = _temp_beside(path)
-    try:
+    with _replacing(path) as tmp:
         model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 @contextlib.contextmanager
