@@ -44,7 +44,12 @@ class _Budget:
             objective = keras_tuner.Objective(objective, direction="max")
         super().__init__(objective=objective, max_trials=max_trials, hyperparameters=space_hyperparameters(space),
                          seed=seed, **kwargs)  # fmt: skip
+        # KerasTuner replaces a falsy seed with a random one, which made seed 0 (our default) irreproducible.
+        self.seed = self._seed_state = int(seed)
+        if isinstance(self, keras_tuner.oracles.BayesianOptimizationOracle):
+            self._random_state, self.gpr = np.random.RandomState(self.seed), self._make_gpr()
         self.space, self.cost, self.budget, self.max_resample = space, cost, float(budget), int(max_resample)
+        self._costs: dict[tuple[int, ...], float] = {}  # cost is a pure function of the config; asked many times
         smallest = cost(space.smallest())
         if smallest > self.budget:
             raise ValueError(
@@ -63,7 +68,10 @@ class _Budget:
 
     def within_budget(self, config) -> bool:
         """Whether ``config`` costs no more than the budget."""
-        return self.cost(config) <= self.budget
+        key = tuple(int(w) for w in config)
+        if key not in self._costs:
+            self._costs[key] = self.cost(config)
+        return self._costs[key] <= self.budget
 
     def _random_under_budget(self, rng: np.random.Generator):
         """A uniformly random untried configuration under the budget, or ``None`` after ``max_resample`` tries."""
@@ -138,9 +146,14 @@ class EvolutionOracle(_Budget, keras_tuner.Oracle):
         self._generation += 1
         scored = self._scored()
         proposed: set[tuple[int, ...]] = set()
+        tried: dict[tuple[int, ...], bool] = {}  # the trials do not change while a generation is drawn
 
         def fresh(config):
-            return config is not None and config not in proposed and not self._duplicate(values_of(config))
+            if config is None or config in proposed:
+                return False
+            if config not in tried:
+                tried[config] = self._duplicate(values_of(config))
+            return not tried[config]
 
         def add(config):
             proposed.add(config)
