@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from tfgancomp.backend import tf
-    from tfgancomp.distill import DistillSettings, distill
+    from tfgancomp.pipeline import DistillSettings, distill
 
     shutil.rmtree(args.work, ignore_errors=True)
     runs = {}

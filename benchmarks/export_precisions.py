@@ -1,7 +1,7 @@
 r"""Every TFLite precision of one trained student, side by side: parity with Keras, held-out quality, weight bytes.
 
 Exports the generator of a run dir (a distilled student, a supernet's largest subnet or a fine-tuned extract) with
-``tfgancomp.export.export_generator`` at float32, float16, dynamic, int8 and int16x8 (the calibrated ones on the
+``tfgancomp.pipeline.export_generator`` at float32, float16, dynamic, int8 and int16x8 (the calibrated ones on the
 first training images — post-training quantization; QAT is not built yet), then scores each ``.tflite`` on the
 whole held-out split: PSNR to truth next to the float Keras model's, parity PSNR / max |Δ| vs Keras, constant
 (weight) bytes relative to float32, and the GPU-delegate verdict. Writes a JSON file that the README quotes.
@@ -35,13 +35,14 @@ def main() -> None:
     from mobile_export import metadata, run_batch
     from mobile_export.bundle import DEFAULT_MIN_PSNR
     from tfgancomp.backend import tf
-    from tfgancomp.export import _load, _reader_settings, export_generator
     from tfgancomp.metrics.quality import psnr
-    from tfgancomp.train.runner import held_out_reader
+    from tfgancomp.pipeline import held_out_reader
+    from tfgancomp.pipeline.export import export_generator, reader_settings
+    from tfgancomp.pipeline.rundir import read_run
 
     shutil.rmtree(args.work, ignore_errors=True)
-    model, run, _ = _load(args.generator)
-    reader = held_out_reader(_reader_settings(model, run, args.data, None))
+    model, run, _ = read_run(args.generator)
+    reader = held_out_reader(reader_settings(model, run, args.data, None))
     inputs, truth = (np.concatenate(a) for a in zip(*[(x.numpy(), y.numpy()) for x, y in reader.dataset], strict=True))
     keras_out = np.concatenate([model(inputs[i : i + 8], training=False).numpy() for i in range(0, len(inputs), 8)])
     keras_psnr = float(np.mean(psnr(keras_out, truth)))

@@ -36,11 +36,12 @@ def _trained(out_dir: Path, generator: str, data: str, manifest: dict) -> None:
     from mobile_export import gpu_compatibility, to_tflite
     from mobile_export.convert import CALIBRATED
     from tfgancomp.data import ReaderSettings, open_split
-    from tfgancomp.export import _load, _reader_settings
-    from tfgancomp.train.runner import held_out_reader
+    from tfgancomp.pipeline import held_out_reader
+    from tfgancomp.pipeline.export import reader_settings
+    from tfgancomp.pipeline.rundir import read_run
 
-    model, run_settings, _ = _load(generator)
-    s = _reader_settings(model, run_settings, data, None)
+    model, run_settings, _ = read_run(generator)
+    s = reader_settings(model, run_settings, data, None)
     x = next(iter(held_out_reader(s).dataset))[0].numpy()[:1]
     rs = ReaderSettings(s.size, None, s.aspect_ratio, flip=False, batch_size=8, shuffle=False)
     train = open_split(s.task, data, rs, "train", False, s.label_nc, bool(s.instance))

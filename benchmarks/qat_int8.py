@@ -38,14 +38,14 @@ def main() -> None:
     from mobile_export.verify import psnr
     from tfgancomp.backend import tf
     from tfgancomp.cli import main as cli
-    from tfgancomp.export import _reader_settings
     from tfgancomp.metrics.quality import psnr as per_image_psnr
-    from tfgancomp.train.runner import held_out_reader, read_generator
+    from tfgancomp.pipeline import held_out_reader, read_generator
+    from tfgancomp.pipeline.export import reader_settings
 
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
     student = read_generator(args.student)
-    reader = held_out_reader(_reader_settings(student, {"size": student.inputs[0].shape[1]}, args.data, "pix2pix"))
+    reader = held_out_reader(reader_settings(student, {"size": student.inputs[0].shape[1]}, args.data, "pix2pix"))
     xs, ts = [], []
     for x, t in reader.dataset:
         xs.append(x.numpy())

@@ -51,10 +51,16 @@ def main() -> None:
     args = parser.parse_args()
 
     from tfgancomp.backend import tf
-    from tfgancomp.distill import DistillSettings, distill
     from tfgancomp.metrics import profile
-    from tfgancomp.search.runner import SupernetSettings, extract, search, train_supernet
-    from tfgancomp.train import load_generator
+    from tfgancomp.pipeline import (
+        DistillSettings,
+        SupernetSettings,
+        distill,
+        extract,
+        load_generator,
+        search,
+        train_supernet,
+    )
 
     shutil.rmtree(args.work, ignore_errors=True)
     paths = {k: os.path.join(args.work, k) for k in ("supernet", "search", "extract", "finetune", "scratch")}

@@ -36,7 +36,7 @@ def main() -> None:
 
     from tfgancomp.backend import tf
     from tfgancomp.data import SynthSettings, synthesize
-    from tfgancomp.train import TeacherSettings, train_teacher
+    from tfgancomp.pipeline import TeacherSettings, train_teacher
 
     shutil.rmtree(args.work, ignore_errors=True)
     data, run = os.path.join(args.work, "edges2shapes"), os.path.join(args.work, "run")

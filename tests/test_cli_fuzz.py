@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from tfgancomp.cli import build_parser, main
 from tfgancomp.data import SynthSettings, synthesize
 from tfgancomp.models import ResNetGenerator
-from tfgancomp.train.loop import ResumableRun
+from tfgancomp.pipeline.rundir import ResumableRun
 
 EXAMPLES = int(os.environ.get("TFGANCOMP_FUZZ_EXAMPLES", "0"))
 WORDS = ["", "x", "pix2pix", "cyclegan", "gaugan", "AtoB", "BtoA", "4_4_4_4_4_4_4_4", "8_8", "a,b", "float16",

@@ -1,4 +1,5 @@
-"""The house rule: one TensorFlow / Keras import point per package, no tf.keras, no Lambda layers."""
+"""The house rules: one TensorFlow / Keras import point per package, no tf.keras, no Lambda layers; the algorithm
+rooms (train, distill, search) never import the pipeline (the run-dir floor above them)."""
 
 from __future__ import annotations
 
@@ -68,3 +69,31 @@ def test_backend_sets_legacy_keras_and_quiet_logging():
     assert os.environ.get("TF_CPP_MIN_LOG_LEVEL") is not None
     assert keras.__name__.startswith("tf_keras")
     assert tf.__version__.startswith("2.21")
+
+
+ALGORITHM_ROOMS = ("tfgancomp/train/", "tfgancomp/distill/", "tfgancomp/search/")
+
+
+def pipeline_imports(source: str, path: str) -> list[str]:
+    """Imports of ``tfgancomp.pipeline`` (at any depth, top level or inside a function) in one module."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename=path)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        hits = [n for n in names if n == "tfgancomp.pipeline" or n.startswith("tfgancomp.pipeline.")]
+        found += [f"{path}:{node.lineno} imports {hits[0]}"] if hits else []
+    return found
+
+
+def test_algorithm_rooms_never_import_the_pipeline():
+    problems = [v for path, src in package_sources() if path.startswith(ALGORITHM_ROOMS)
+                for v in pipeline_imports(src, path)]  # fmt: skip
+    assert problems == []
+    # the checker sees each form of the import
+    bad = "def f():\n    import tfgancomp.pipeline\n    from tfgancomp.pipeline.rundir import read_json\n"
+    bad += "    from tfgancomp import pipeline\n"
+    assert [f.split()[0] for f in pipeline_imports(bad, "x.py")] == ["x.py:2", "x.py:3", "x.py:4"]
+    assert pipeline_imports("import tfgancomp.pipelines\nfrom tfgancomp import pipeline_x\n", "x.py") == []

@@ -1,16 +1,11 @@
-"""The README's Python snippets run as written, in order, in one fresh interpreter in an empty folder.
+"""Every Python snippet of the README runs as written, in order, in one fresh interpreter in an empty folder.
 
 They form one session (a later snippet uses the models and files an earlier one made), at the tiny sizes the
-snippets themselves state. A snippet preceded by ``<!-- not run: REASON -->`` trains or converts for a while even at
-tiny sizes: by default it is only compiled, and every name it imports must exist; ``TFGANCOMP_README_ALL=1`` runs
-it with the others (all of them: about 150 s of CPU, measured on the 2-core x86 development machine, against about
-55 s for this module by default). The figures a snippet prints in its comments are checked where they are exact.
+snippets themselves state. The figures a snippet prints in its comments are checked where they are exact.
 """
 
 from __future__ import annotations
 
-import ast
-import importlib
 import json
 import os
 import re
@@ -23,7 +18,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<reason>[^>]+?)\s*-->\s*\n\s*$")
 BLOCK = re.compile(r"^```python\n(?P<code>.*?)^```", re.S | re.M)
 
 # benchmark_model's output lines (desktop form) for the `parse(open("phone_run.log").read())` snippet.
@@ -35,34 +29,15 @@ INFO: Inference timings in us: Init: 119515, First inference: 5200, Warmup (avg)
 """
 
 
-def readme_blocks() -> list[tuple[int, str, str | None]]:
-    """``(line, code, reason it is not run or None)`` of every ```python block of the README."""
+def readme_blocks() -> list[tuple[int, str]]:
+    """``(line, code)`` of every ```python block of the README."""
     text = README.read_text()
-    blocks = []
-    for m in BLOCK.finditer(text):
-        before = text[: m.start()]
-        skip = NOT_RUN.search(before[-300:])
-        blocks.append((before.count("\n") + 2, m.group("code"), skip.group("reason") if skip else None))
-    return blocks
+    return [(text[: m.start()].count("\n") + 2, m.group("code")) for m in BLOCK.finditer(text)]
 
 
-def test_the_readme_has_python_snippets_and_says_why_any_is_not_run():
-    blocks = readme_blocks()
-    assert len(blocks) >= 8
-    assert sum(reason is None for _, _, reason in blocks) >= 3  # the API, teacher and log-parsing snippets
-    assert all(reason is None or len(reason) > 10 for _, _, reason in blocks)
-
-
-def test_snippets_that_are_not_run_compile_and_import_what_exists():
-    for line, code, reason in readme_blocks():
-        if reason is None:
-            continue
-        tree = ast.parse(code, filename=f"README.md:{line}")
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                module = importlib.import_module(node.module)
-                for alias in node.names:
-                    assert hasattr(module, alias.name), f"README.md:{line}: {node.module} has no {alias.name}"
+def test_the_readme_has_python_snippets_and_runs_them_all():
+    assert len(readme_blocks()) >= 8
+    assert "<!-- not run" not in README.read_text()  # no snippet is exempt
 
 
 DRIVER = textwrap.dedent(
@@ -83,8 +58,7 @@ DRIVER = textwrap.dedent(
 
 
 def test_every_runnable_snippet_runs_as_written(tmp_path):
-    run_all = os.environ.get("TFGANCOMP_README_ALL") == "1"
-    runnable = [(line, code) for line, code, reason in readme_blocks() if reason is None or run_all]
+    runnable = readme_blocks()
     (tmp_path / "blocks.json").write_text(json.dumps(runnable))
     (tmp_path / "driver.py").write_text(DRIVER)
     work = tmp_path / "work"

@@ -14,10 +14,9 @@ import pytest
 from tfgancomp.backend import keras
 from tfgancomp.cli import main
 from tfgancomp.data import SynthSettings, synthesize
-from tfgancomp.export import bundle_lock_file
 from tfgancomp.models import ResNetGenerator
-from tfgancomp.train import TeacherSettings, load_generator
-from tfgancomp.train.runner import read_generator
+from tfgancomp.pipeline import TeacherSettings, load_generator, read_generator
+from tfgancomp.pipeline.export import bundle_lock_file
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +154,7 @@ def test_run_dir_results_are_never_trained_over_and_a_failed_first_attempt_can_b
 
 
 def test_a_run_dir_in_use_is_refused_with_its_holder(tiny, tmp_path, capsys):
-    from tfgancomp.train.loop import RunDirInUse, folder_lock
+    from tfgancomp.pipeline.rundir import RunDirInUse, folder_lock
 
     data, teacher = tiny
     run = str(tmp_path / "busy")

@@ -187,7 +187,7 @@ def _add_train_teacher(sub) -> None:
 
 def _cmd_train_teacher(args) -> int:
     from tfgancomp.backend import tf
-    from tfgancomp.train import TeacherSettings, TrainingDiverged, train_teacher
+    from tfgancomp.pipeline import TeacherSettings, TrainingDiverged, train_teacher
 
     settings = TeacherSettings(
         task=args.task, data=args.data, ngf=args.ngf, ndf=args.ndf, n_blocks=args.n_blocks, nhidden=args.nhidden,
@@ -258,7 +258,7 @@ def _add_distill(sub) -> None:
 
 
 def _cmd_distill(args) -> int:
-    from tfgancomp.distill import DistillSettings
+    from tfgancomp.pipeline import DistillSettings
 
     settings = DistillSettings(
         teacher=args.teacher, data=args.data, student_ngf=args.student_ngf, student_config=args.student_config,
@@ -278,8 +278,7 @@ def _cmd_distill(args) -> int:
 def _run_distill(settings, args) -> int:
     """Run a distillation (``distill`` / ``finetune``) and print its figures."""
     from tfgancomp.backend import tf
-    from tfgancomp.distill import distill
-    from tfgancomp.train import TrainingDiverged
+    from tfgancomp.pipeline import TrainingDiverged, distill
 
     strategy = tf.distribute.MirroredStrategy() if args.mirrored else None
     try:
@@ -325,8 +324,7 @@ def _add_train_supernet(sub) -> None:
 
 def _cmd_train_supernet(args) -> int:
     from tfgancomp.backend import tf
-    from tfgancomp.search.runner import SupernetSettings, train_supernet
-    from tfgancomp.train import TrainingDiverged
+    from tfgancomp.pipeline import SupernetSettings, TrainingDiverged, train_supernet
 
     settings = SupernetSettings(
         teacher=args.teacher, data=args.data, space=args.space, sampling=args.sampling,
@@ -348,7 +346,7 @@ def _cmd_train_supernet(args) -> int:
     if final:
         print(f"largest configuration: held-out PSNR to truth {final['psnr']:.2f} dB, to the teacher "
               f"{final['psnr_to_teacher']:.2f} dB")  # fmt: skip
-    print(f"supernet: {args.out}/checkpoints (tfgancomp.search.runner.load_supernet({args.out!r}))")
+    print(f"supernet: {args.out}/checkpoints (tfgancomp.pipeline.load_supernet({args.out!r}))")
     return 0
 
 
@@ -370,8 +368,7 @@ def _add_extract(sub) -> None:
 
 def _cmd_extract(args) -> int:
     from tfgancomp.metrics import profile
-    from tfgancomp.search.runner import extract
-    from tfgancomp.train import load_generator
+    from tfgancomp.pipeline import extract, load_generator
 
     path = extract(args.supernet, args.config, args.out, args.images)
     subnet = load_generator(args.out)
@@ -405,7 +402,7 @@ def _add_search(sub) -> None:
 
 
 def _cmd_search(args) -> int:
-    from tfgancomp.search.runner import search
+    from tfgancomp.pipeline import search
 
     rows = search(args.supernet, args.out, args.budget_macs, args.oracle, args.trials, args.space, args.images,
                   args.score, args.population, args.seed, args.inception_weights)  # fmt: skip
@@ -413,6 +410,90 @@ def _cmd_search(args) -> int:
     print(f"{len(rows)} trials; best {best['config']}: score {best['score']:.3f}, {best['macs'] / 1e9:.3f} G MACs "
           f"({best['macs_256'] / 1e9:.3f} G at 256)")  # fmt: skip
     print(f"results: {args.out}/results.json, results.csv, scatter.png")
+    return 0
+
+
+def _field_help(cls) -> dict:
+    """``{field: help}`` from the ``Args:`` section of a settings dataclass's docstring."""
+    helps, name = {}, None
+    lines = (cls.__doc__ or "").split("Args:", 1)[-1].splitlines()
+    for line in lines:
+        stripped = line.strip()
+        head, _, rest = stripped.partition(": ")
+        if line.startswith("        ") and not line.startswith("            ") and head.isidentifier() and rest:
+            name = head
+            helps[name] = rest
+        elif name and stripped:
+            helps[name] += " " + stripped
+    return helps
+
+
+def add_settings_flags(parser, cls, skip: tuple[str, ...] = ()) -> None:
+    """One flag per field of a frozen settings dataclass: type, default and help come from the field.
+
+    ``int`` / ``float`` / ``str`` fields (optional or not) take a value, ``bool`` fields a ``--flag`` /
+    ``--no-flag`` pair, ``tuple[str, ...]`` fields a comma-separated list. Required fields (no default) are
+    required flags unless the command also reads a config file (then the file or the flag must give them).
+    """
+    import dataclasses
+
+    helps = _field_help(cls)
+    for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        kind = str(field.type).replace("None", "").replace("|", " ").split()
+        default = None if field.default is dataclasses.MISSING else field.default
+        text = helps.get(field.name, "")
+        if kind[0] == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif kind[0].startswith("tuple"):
+            parser.add_argument(flag, type=lambda v: tuple(x.strip() for x in v.split(",") if x.strip()),
+                                help=f"{text} (comma-separated; default {','.join(default or ())})")  # fmt: skip
+        else:
+            convert = {"int": int, "float": float}.get(kind[0], str)
+            shown = "" if default is None else f" (default {default})"
+            parser.add_argument(flag, type=convert, metavar=field.name.upper(), help=text + shown)
+
+
+def _add_compress(sub) -> None:
+    from tfgancomp.pipeline.compress import CompressSettings
+
+    p = sub.add_parser(
+        "compress",
+        help="the whole job: teacher, supernet, search, fine-tune, export, benchmark, report (resumes)",
+        description="Compress a GAN in one command: train the teacher (or take --teacher), train a once-for-all "
+        "supernet, search it under the budget (--macs-ratio, default 1/16 of the teacher's MACs, or --budget-macs), "
+        "extract and fine-tune the chosen subnet, export float16 and int8 (quantization-aware) bundles, benchmark "
+        "them against the teacher on this host's CPU and write OUT/report.html. The same command again skips "
+        "finished stages and resumes an interrupted one. Settings come from the flags, or from --config FILE "
+        "(.toml or .json, keys = the flag names with underscores); a flag overrides the file.",
+    )
+    p.add_argument("--out", required=True, help="the compress folder (one run dir per stage inside)")
+    p.add_argument("--config", help="a .toml or .json file of settings")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
+    add_settings_flags(p, CompressSettings)
+    p.set_defaults(func=_cmd_compress)
+
+
+def _cmd_compress(args) -> int:
+    import dataclasses
+
+    from tfgancomp.pipeline.compress import CompressSettings, compress, read_config, settings_from_mapping
+
+    values = read_config(args.config) if args.config else {}
+    source = args.config or "the flags"
+    for field in dataclasses.fields(CompressSettings):
+        flag = getattr(args, field.name, None)
+        if flag is not None:
+            values[field.name] = flag
+    if "data" not in values:
+        raise ValueError("give the dataset folder (--data, or data = ... in --config)")
+    figures = compress(settings_from_mapping(values, source), args.out, verbose=2 if args.quiet else 1)
+    from tfgancomp.pipeline.report import markdown_table, table_rows
+
+    print(markdown_table(table_rows(figures)))
+    print(f"report: {os.path.join(args.out, 'report.html')}")
     return 0
 
 
@@ -437,8 +518,7 @@ def _add_finetune(sub) -> None:
 
 
 def _cmd_finetune(args) -> int:
-    from tfgancomp.distill import DistillSettings
-    from tfgancomp.distill.runner import student_architecture
+    from tfgancomp.pipeline import DistillSettings, student_architecture
 
     settings = DistillSettings(
         teacher=args.teacher, data=args.data, student_init=args.generator, **student_architecture(args.generator),
@@ -495,7 +575,7 @@ def _add_export(sub) -> None:
 
 def _cmd_export(args) -> int:
     from mobile_export import ExportError, android_assets, web_assets
-    from tfgancomp.export import QATSettings, export_generator
+    from tfgancomp.pipeline import QATSettings, export_generator
 
     try:  # the app folders are checked before any work
         if args.android_demo and not os.path.isfile(os.path.join(args.android_demo, android_assets.APP_MARKER)):
@@ -555,6 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_extract(sub)
     _add_finetune(sub)
     _add_export(sub)
+    _add_compress(sub)
     return parser
 
 
@@ -579,8 +660,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _expected(err: Exception) -> bool:
     """A folder in use, or a file TensorFlow could not read or write (its modules are loaded if they raised)."""
-    loop, errors = sys.modules.get("tfgancomp.train.loop"), sys.modules.get("tensorflow.python.framework.errors_impl")
-    return (loop is not None and isinstance(err, loop.RunDirInUse)) or (
+    rundir = sys.modules.get("tfgancomp.pipeline.rundir")
+    errors = sys.modules.get("tensorflow.python.framework.errors_impl")
+    return (rundir is not None and isinstance(err, rundir.RunDirInUse)) or (
         errors is not None and isinstance(err, errors.OpError))  # fmt: skip
 
 

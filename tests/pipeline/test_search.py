@@ -11,11 +11,18 @@ from tests.numerics import float32_budget
 from tfgancomp.backend import tf
 from tfgancomp.cli import main
 from tfgancomp.data import SynthSettings, synthesize
-from tfgancomp.distill import DistillSettings, distill
-from tfgancomp.distill.runner import student_architecture
+from tfgancomp.pipeline import (
+    DistillSettings,
+    SupernetSettings,
+    TeacherSettings,
+    distill,
+    load_generator,
+    load_supernet,
+    student_architecture,
+    train_supernet,
+    train_teacher,
+)
 from tfgancomp.search import extract_subnet, resnet_macs, spade_macs
-from tfgancomp.search.runner import SupernetSettings, load_supernet, train_supernet
-from tfgancomp.train import TeacherSettings, load_generator, train_teacher
 
 QUIET = dict(verbose=0, log=lambda *_: None)
 
@@ -57,6 +64,13 @@ def test_supernet_run_resume_extract_and_finetune(setup, tmp_path, capsys):
     assert len(rows) == 6 and all(r["macs"] <= budget for r in rows) and rows[0]["score"] >= rows[-1]["score"]
     assert main([*argv[:-6], "--trials", "8", "--population", "4", "--images", "4"]) == 0
     assert len(json.load(open(os.path.join(out_search, "results.json")))["trials"]) == 8
+    stored = json.load(open(os.path.join(out_search, "settings.json")))
+    assert stored["stage"] == "search" and stored["supernet"] == run and stored["trials"] == 8
+    assert stored["budget_macs"] == budget and stored["objective"] == "psnr"
+    capsys.readouterr()  # the same folder with another budget would mix two searches: refused, nothing run
+    other = [a if a != str(budget) else str(budget * 1.1) for a in argv]
+    assert main(other) == 2 and "budget_macs" in capsys.readouterr().err
+    assert json.load(open(os.path.join(out_search, "settings.json"))) == stored
     assert os.path.exists(os.path.join(out_search, "scatter.png"))
     trial = next(glob.iglob(os.path.join(out_search, "search", "trial_*", "trial.json")))
     with open(trial, "w") as f:
@@ -74,6 +88,12 @@ def test_supernet_run_resume_extract_and_finetune(setup, tmp_path, capsys):
     assert main(["extract", "--supernet", run, "--config", config, "--out", out]) == 0
     assert "G MACs at 32x32" in capsys.readouterr().out
     extracted = load_generator(out)
+    described = json.load(open(os.path.join(out, "settings.json")))  # self-describing for export / fine-tune
+    assert described["stage"] == "extract" and described["config"] == config and described["supernet"] == run
+    assert described["task"] == "pix2pix" and described["size"] == 32 and described["data"] == data
+    macs = json.load(open(os.path.join(out, "metrics.json")))["costs"]["at_training_size"]["macs"]
+    assert macs == resnet_macs(config, 32, 32, 3)
+    assert json.load(open(os.path.join(run, "settings.json")))["stage"] == "supernet"
     budget = float32_budget(extracted, x)  # its float64 twin bounds every float32 path (tests/numerics.py)
     budget.check(supernet(x, config), "supernet at the extracted configuration")
     budget.check(extract_subnet(supernet, config)(x), "a dynamic-size extraction")
@@ -86,8 +106,8 @@ def test_supernet_run_resume_extract_and_finetune(setup, tmp_path, capsys):
     assert "held-out PSNR to truth" in capsys.readouterr().out
     tuned = json.load(open(os.path.join(finetune, "metrics.json")))
     assert tuned["student_init"] == out and load_generator(finetune).get_config()["config"] == config
-    from tfgancomp.distill import evaluate_student
-    from tfgancomp.train import held_out_reader
+    assert json.load(open(os.path.join(finetune, "settings.json")))["stage"] == "finetune"
+    from tfgancomp.pipeline import evaluate_student, held_out_reader
 
     reader = held_out_reader(DistillSettings(teacher, data, student_config=config).resolved())
     scores = evaluate_student(extracted, load_generator(teacher), reader)
@@ -149,8 +169,10 @@ def test_gaugan_supernet_search_extract_and_finetune(tmp_path, capsys):
     out = str(tmp_path / "extract")
     assert main(["extract", "--supernet", run, "--config", rows[0]["config"], "--out", out, "--images", "2"]) == 0
     extracted = load_generator(out)
+    described = json.load(open(os.path.join(out, "settings.json")))
+    assert described["stage"] == "extract" and described["task"] == "gaugan" and described["label_nc"] == 3
     assert type(extracted).__name__ == "SubMobileSPADEGenerator"
-    from tfgancomp.search.runner import scoring_batches
+    from tfgancomp.pipeline.supernet import scoring_batches
 
     # the extract carries the configuration's recalibrated statistics: it reproduces the search's score
     ((x, y),) = scoring_batches(settings, 2)

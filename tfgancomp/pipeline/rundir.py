@@ -1,8 +1,9 @@
-"""The resumable training run shared by every training stage (teachers, distillation).
+"""Run dirs: the one place that knows their files, shared by every stage.
 
 A stage owns its task (a ``keras.Model`` with ``train_step``), its settings and its metrics; this module owns the
 run dir mechanics: ``settings.json`` checks, per-epoch checkpoints that a rerun resumes from, atomic writes of the
-generator(s), sample grids, ``history.json``, TensorBoard logs, learning-rate decay and the NaN stop.
+generator(s) and JSON files, folder locks, reading a generator file back safely, sample grids, ``history.json``,
+``metrics.json``, TensorBoard logs, learning-rate decay and the NaN stop.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import shutil
 import sys
 import tempfile
 import time
+import zipfile
 
-from tfgancomp.backend import keras, tf
+import numpy as np
+
+from tfgancomp.backend import custom_objects, keras, tf
 from tfgancomp.train.callbacks import EpochCheckpoint, LinearDecay, NonFiniteStop, SampleGrid
 from tfgancomp.train.losses import GAN_MODES
 from tfgancomp.validation import check_choice, check_positive_int
@@ -192,19 +196,49 @@ def open_run_dir(run_dir: str, settings, resumable: tuple[str, ...] = (), restar
                 "them. Run the same command with --restart to delete them and start over, or use a new run dir"
             )
         return  # nothing to resume: the settings of a failed first attempt may be replaced
-    now = json.loads(json.dumps(dataclasses.asdict(settings)))  # tuples as lists, as stored
-    previous = read_json(os.path.join(run_dir, "settings.json"))
-    if previous is not None:
-        differ = [k for k in now if k not in resumable and previous.get(k) != now[k]]
-        if differ:
-            described = "; ".join(f"{k}: {previous.get(k)!r} in the run, {now[k]!r} now" for k in differ)
-            raise ValueError(f"{run_dir} holds a run with other settings ({described}); use a new run dir "
-                             "(or --restart to delete that run)")  # fmt: skip
+    check_same_settings(run_dir, as_json(settings), resumable, "run dir (or --restart to delete that run)")
 
 
-def write_settings(run_dir: str, settings) -> None:
-    """Write ``settings.json`` (once the stage's checks passed, before its first epoch)."""
-    write_json(os.path.join(run_dir, "settings.json"), json.loads(json.dumps(dataclasses.asdict(settings))))
+def as_json(settings) -> dict:
+    """A settings dataclass as stored in ``settings.json`` (tuples as lists), without its ``stage``."""
+    return json.loads(json.dumps(dataclasses.asdict(settings)))
+
+
+def check_same_settings(folder: str, now: dict, resumable: tuple[str, ...] = (), how: str = "folder") -> None:
+    """Refuse to continue the work stored in ``folder`` with other settings than its ``settings.json``'s.
+
+    Raises:
+        ValueError: naming every field (outside ``resumable``) that differs.
+    """
+    previous = read_json(os.path.join(folder, "settings.json"))
+    if previous is None:
+        return
+    differ = [k for k in now if k not in resumable and previous.get(k) != now[k]]
+    if differ:
+        described = "; ".join(f"{k}: {previous.get(k)!r} in the run, {now[k]!r} now" for k in differ)
+        raise ValueError(f"{folder} holds a run with other settings ({described}); use a new {how}")
+
+
+#: What a run dir's ``settings.json`` names as its ``stage``: which command wrote the folder.
+STAGES = ("teacher", "distill", "finetune", "qat", "supernet", "search", "extract", "compress")
+
+
+def write_settings(folder: str, settings, stage: str | None = None) -> None:
+    """Write ``settings.json``: the settings (a dataclass or a dict) and the ``stage`` that wrote the folder.
+
+    A stage writes it once its checks passed (before its first epoch), so that any later stage can tell what the
+    folder holds without guessing. ``stage`` defaults to the settings' own ``stage`` attribute.
+    """
+    data = dict(settings) if isinstance(settings, dict) else as_json(settings)
+    stage = stage or getattr(settings, "stage", None)
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    write_json(os.path.join(folder, "settings.json"), {"stage": stage, **data})
+
+
+def stored_settings(settings: dict) -> dict:
+    """A ``settings.json``'s content without its ``stage``: the fields of the stage's settings dataclass."""
+    return {k: v for k, v in settings.items() if k != "stage"}
 
 
 class ResumableRun:
@@ -321,3 +355,102 @@ class ResumableRun:
         names = current()
         if not all(os.path.exists(os.path.join(self.run_dir, f"{n}.keras")) for n in names):
             self.save_generators(names)
+
+
+# ------------------------------------------------------------------------------------ generator files
+
+
+def generator_file(path: str) -> str:
+    """The ``.keras`` file of a saved generator: ``path`` itself, or the ``generator.keras`` of a folder."""
+    return os.path.join(path, "generator.keras") if os.path.isdir(path) else path
+
+
+def read_generator(path: str, what: str = "generator"):
+    """A generator from a ``.keras`` file or a folder holding ``generator.keras`` (run dir, extract folder).
+
+    Raises:
+        ValueError: naming the file (and ``what`` it was meant to be) when it is missing or cannot be loaded.
+    """
+    source = generator_file(path)
+    if not os.path.isfile(source):
+        raise ValueError(f"{source} does not exist: give a run dir, an extract folder or a .keras file as the {what}")
+    try:
+        return load_model_file(source)
+    except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
+        raise ValueError(f"cannot load the {what} {source}: {err}") from err
+
+
+def is_qat_file(path: str) -> bool:
+    """Whether a ``.keras`` file holds a quantization-aware model (checked without importing TFMOT)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "tfgancomp_qat.json" in archive.namelist()  # tfgancomp.quantize.qat.QAT_ENTRY (no TFMOT import)
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def load_model_file(path: str):
+    """A saved generator, loaded so that the file cannot run code; quantization-aware ones load inside TFMOT's scope.
+
+    Only zip ``.keras`` archives are opened, with Keras' safe mode forced on (a ``Lambda`` layer's stored Python
+    is refused). Keras would send an HDF5 file or a SavedModel folder — whatever its name — to its legacy loader,
+    which rebuilds ``Lambda`` layers from stored bytecode and runs it; those are refused before Keras sees them.
+
+    Raises:
+        ValueError: naming the file when it is not a zip ``.keras`` archive.
+    """
+    if not os.path.isfile(path) or not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a zip .keras archive (only those are opened: an HDF5 or SavedModel file can "
+                         "run code when loaded); save the model with model.save('generator.keras')")  # fmt: skip
+    if is_qat_file(path):
+        from tfgancomp.quantize import load_qat
+
+        return load_qat(path)
+    return keras.models.load_model(path, custom_objects=custom_objects(), compile=False, safe_mode=True)
+
+
+def read_run(generator: str):
+    """``(model, run settings or {}, run metrics or {})`` of a run dir (of any stage) or a ``.keras`` file."""
+    model = read_generator(generator)
+    folder = os.path.dirname(generator_file(generator))
+    return model, read_json(os.path.join(folder, "settings.json")) or {}, read_json(
+        os.path.join(folder, "metrics.json")) or {}  # fmt: skip
+
+
+def load_generator(run_dir: str, which: str = "generator"):
+    """The trained generator of a run dir of any stage (``which="generator_ba"`` for CycleGAN's B→A)."""
+    path = os.path.join(run_dir, f"{which}.keras")
+    if not os.path.exists(path):
+        raise ValueError(f"{path} does not exist: {run_dir} is not a training run dir or has no completed epoch")
+    return load_model_file(path)
+
+
+def sample_batch(dataset, count: int, batch_size: int):
+    """The first ``count`` ``(inputs, targets)`` of a batched dataset, as numpy arrays (the sample-grid batch)."""
+    batches = [(x.numpy(), y.numpy()) for x, y in dataset.take(-(-count // batch_size))]
+    return np.concatenate([x for x, _ in batches])[:count], np.concatenate([y for _, y in batches])[:count]
+
+
+def record_run(metrics: dict, run, train, metrics_path: str) -> dict:
+    """Add the run's completed epochs, training files and seconds to ``metrics`` and write ``metrics.json``."""
+    metrics["epochs"] = run.completed_epochs
+    metrics["train_files"] = train.summary.used
+    metrics["train_seconds"] = run.train_seconds
+    write_json(metrics_path, metrics)
+    return metrics
+
+
+# -------------------------------------------------------------------------------------------- samples
+
+
+_PALETTE = np.array([[(37 * i) % 256, (91 * i + 60) % 256, (173 * i + 120) % 256] for i in range(256)], np.float32)
+
+
+def show_inputs(inputs, task: str):
+    """Inputs as RGB in [-1, 1] for sample grids (label maps get a fixed colour per class)."""
+    x = np.asarray(inputs)
+    if task != "gaugan":
+        return x
+    classes = x.shape[-1] - 1 if x.shape[-1] > 1 else 1
+    labels = np.argmax(x[..., :classes], axis=-1) % 256
+    return _PALETTE[labels] / 127.5 - 1.0

@@ -16,25 +16,26 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import zipfile
 from dataclasses import dataclass
+from typing import ClassVar
 
-import numpy as np
-
-from tfgancomp.backend import custom_objects, keras, tf
+from tfgancomp.backend import keras, tf
 from tfgancomp.data import LAYOUTS, ReaderSettings, open_split, read_description, read_paired_folders
-from tfgancomp.metrics.quality import InceptionFeatures, distribution_scores, paired_scores
+from tfgancomp.metrics.quality import InceptionFeatures
 from tfgancomp.models import MultiscaleDiscriminator, PatchGANDiscriminator, ResNetGenerator, SPADEGenerator
-from tfgancomp.train.loop import (
+from tfgancomp.pipeline.common import compile_with_adam, held_out_scores, perceptual_loss
+from tfgancomp.pipeline.rundir import (
     ResumableRun,
     check_run_settings,
     folder_lock,
     open_run_dir,
     read_json,
+    record_run,
+    sample_batch,
+    show_inputs,
     write_json,
     write_settings,
 )
-from tfgancomp.train.perceptual import VGGPerceptual
 from tfgancomp.train.tasks import CycleGANTask, GauGANTask, Pix2PixTask
 from tfgancomp.validation import check_choice, check_positive_int
 
@@ -116,6 +117,9 @@ class TeacherSettings:
     num_samples: int = 4
     on_error: str = "raise"
 
+    #: The ``stage`` its run dir's ``settings.json`` names.
+    stage: ClassVar[str] = "teacher"
+
     def __post_init__(self):
         check_choice("task", self.task, TEACHER_TASKS)
         for what in ("ngf", "ndf", "n_blocks", "size"):
@@ -186,17 +190,11 @@ def build_task(settings: TeacherSettings, log=print):
             lambda_b=s.lambda_cycle, lambda_identity=s.lambda_identity, pool_size=s.pool_size,
         )  # fmt: skip
     else:
-        perceptual = VGGPerceptual(s.vgg_weights) if s.vgg_weights else None
-        if perceptual is None:
-            log("VGG perceptual loss is off: no VGG-19 weights file given (vgg_weights / --vgg-weights)")
+        perceptual = perceptual_loss(s, log)
         task = GauGANTask(models["generator"], models["discriminator"], s.gan_mode, s.lambda_feat, perceptual,
                           s.lambda_vgg)  # fmt: skip
 
-    def adam():
-        return keras.optimizers.Adam(learning_rate=s.lr, beta_1=s.beta1, beta_2=s.beta2)
-
-    task.compile(g_optimizer=adam(), d_optimizer=adam())
-    task.build_optimizers()
+    compile_with_adam(task, s)
     return task
 
 
@@ -214,7 +212,34 @@ def _eval_settings(s: TeacherSettings) -> ReaderSettings:
                           shuffle=False, on_error=s.on_error, direction=s.direction)  # fmt: skip
 
 
-def held_out_reader(settings: TeacherSettings):
+@dataclass(frozen=True)
+class DataSettings:
+    """Which dataset feeds a generator, and how: the data part of every stage's settings.
+
+    Args:
+        task: ``"pix2pix"``, ``"cyclegan"`` or ``"gaugan"`` (the dataset layout).
+        data: Dataset folder.
+        size: Image height.
+        aspect_ratio: Width / height.
+        batch_size: Reader batch size.
+        on_error: ``"raise"`` or ``"skip"`` for a bad file.
+        direction: ``"AtoB"`` or ``"BtoA"``.
+        label_nc: Label classes of GauGAN label maps.
+        instance: Whether GauGAN inputs carry an instance-edge channel.
+    """
+
+    task: str
+    data: str
+    size: int
+    aspect_ratio: float = 1.0
+    batch_size: int = 8
+    on_error: str = "raise"
+    direction: str = "AtoB"
+    label_nc: int | None = None
+    instance: bool | None = None
+
+
+def held_out_reader(settings: TeacherSettings | DataSettings):
     """The ``(input, truth)`` reader of the test split, or ``None`` when the dataset has no scored test split."""
     s, rs = settings, _eval_settings(settings)
     if s.task == "cyclegan":
@@ -230,95 +255,10 @@ def held_out_reader(settings: TeacherSettings):
 
 def evaluate(generator, reader, features=None) -> dict:
     """Held-out PSNR / SSIM to truth (and FID / KID when ``features`` is an Inception extractor)."""
-
-    def generate(x):
-        return generator(x, training=False)
-
-    scores = paired_scores(generate, reader.dataset)
-    if features is not None:
-        real = (t for _, t in reader.dataset)
-        fake = (generate(x) for x, _ in reader.dataset)
-        scores.update(distribution_scores(features, real, fake))
-    return scores
-
-
-_PALETTE = np.array([[(37 * i) % 256, (91 * i + 60) % 256, (173 * i + 120) % 256] for i in range(256)], np.float32)
-
-
-def _show(inputs, task: str):
-    """Inputs as RGB in [-1, 1] for sample grids (label maps get a fixed colour per class)."""
-    x = np.asarray(inputs)
-    if task != "gaugan":
-        return x
-    classes = x.shape[-1] - 1 if x.shape[-1] > 1 else 1
-    labels = np.argmax(x[..., :classes], axis=-1) % 256
-    return _PALETTE[labels] / 127.5 - 1.0
+    return held_out_scores(generator, reader, features)
 
 
 # ---------------------------------------------------------------------------------------------- the run
-
-
-def generator_file(path: str) -> str:
-    """The ``.keras`` file of a saved generator: ``path`` itself, or the ``generator.keras`` of a folder."""
-    return os.path.join(path, "generator.keras") if os.path.isdir(path) else path
-
-
-def read_generator(path: str, what: str = "generator"):
-    """A generator from a ``.keras`` file or a folder holding ``generator.keras`` (run dir, extract folder).
-
-    Raises:
-        ValueError: naming the file (and ``what`` it was meant to be) when it is missing or cannot be loaded.
-    """
-    source = generator_file(path)
-    if not os.path.isfile(source):
-        raise ValueError(f"{source} does not exist: give a run dir, an extract folder or a .keras file as the {what}")
-    try:
-        return _load(source)
-    except Exception as err:  # noqa: BLE001 - any loading failure is reported with the file name
-        raise ValueError(f"cannot load the {what} {source}: {err}") from err
-
-
-def _is_qat_file(path: str) -> bool:
-    """Whether a ``.keras`` file holds a quantization-aware model (checked without importing TFMOT)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return "tfgancomp_qat.json" in archive.namelist()  # tfgancomp.quantize.qat.QAT_ENTRY (no TFMOT import)
-    except (OSError, zipfile.BadZipFile):
-        return False
-
-
-def _load(path: str):
-    """A saved generator, loaded so that the file cannot run code; quantization-aware ones load inside TFMOT's scope.
-
-    Only zip ``.keras`` archives are opened, with Keras' safe mode forced on (a ``Lambda`` layer's stored Python
-    is refused). Keras would send an HDF5 file or a SavedModel folder — whatever its name — to its legacy loader,
-    which rebuilds ``Lambda`` layers from stored bytecode and runs it; those are refused before Keras sees them.
-
-    Raises:
-        ValueError: naming the file when it is not a zip ``.keras`` archive.
-    """
-    if not os.path.isfile(path) or not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a zip .keras archive (only those are opened: an HDF5 or SavedModel file can "
-                         "run code when loaded); save the model with model.save('generator.keras')")  # fmt: skip
-    if _is_qat_file(path):
-        from tfgancomp.quantize import load_qat
-
-        return load_qat(path)
-    return keras.models.load_model(path, custom_objects=custom_objects(), compile=False, safe_mode=True)
-
-
-def load_generator(run_dir: str, which: str = "generator"):
-    """The trained generator of a run dir of any stage (``which="generator_ba"`` for CycleGAN's B→A)."""
-    path = os.path.join(run_dir, f"{which}.keras")
-    if not os.path.exists(path):
-        raise ValueError(f"{path} does not exist: {run_dir} is not a training run dir or has no completed epoch")
-    return _load(path)
-
-
-def sample_batch(dataset, count: int, batch_size: int):
-    """The first ``count`` ``(inputs, targets)`` of a batched dataset, as numpy arrays (the sample-grid batch)."""
-    batches = [(x.numpy(), y.numpy()) for x, y in dataset.take(-(-count // batch_size))]
-    return np.concatenate([x for x, _ in batches])[:count], np.concatenate([y for _, y in batches])[:count]
 
 
 def open_data(settings, log=print):
@@ -336,15 +276,6 @@ def open_data(settings, log=print):
         log(str(held_out.summary))
     features = InceptionFeatures(s.inception_weights) if s.inception_weights else None
     return train, held_out, features
-
-
-def record_run(metrics: dict, run, train, metrics_path: str) -> dict:
-    """Add the run's completed epochs, training files and seconds to ``metrics`` and write ``metrics.json``."""
-    metrics["epochs"] = run.completed_epochs
-    metrics["train_files"] = train.summary.used
-    metrics["train_seconds"] = run.train_seconds
-    write_json(metrics_path, metrics)
-    return metrics
 
 
 def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbose: int = 1, log=print,
@@ -397,7 +328,7 @@ def _train_teacher(s: TeacherSettings, run_dir: str, strategy, verbose: int, log
         target = sample_targets
         if s.task == "cyclegan" and held_out is None:  # no truth: show the reconstruction A → B → A
             target = task.generator_ba(out, training=False).numpy()
-        return [_show(sample_inputs, s.task), out, target]
+        return [show_inputs(sample_inputs, s.task), out, target]
 
     run.fit(train.dataset, s.epochs, s.lr, s.decay_epochs, [task.g_optimizer, task.d_optimizer], _generators(task),
             render, verbose=verbose)  # fmt: skip

@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
 
-from tfgancomp.train.loop import folder_lock, read_json
-from tfgancomp.train.runner import generator_file, read_generator
+from tfgancomp.pipeline.rundir import folder_lock, generator_file, read_generator, read_run
+from tfgancomp.pipeline.teacher import DataSettings, held_out_reader
 from tfgancomp.validation import check_choice, check_positive_int
 
 # Appended to the parity failure of a post-training int8 export (the usual case for a trained student).
@@ -29,15 +28,8 @@ POST_TRAINING_INT8_HINT = (
 _FAMILY_TASKS = {"resnet": "pix2pix", "spade": "gaugan"}
 
 
-def _load(generator: str):
-    """``(model, run settings or {}, run metrics or {})`` of a run dir or a ``.keras`` file."""
-    model = read_generator(generator)
-    folder = os.path.dirname(generator_file(generator))
-    return model, read_json(os.path.join(folder, "settings.json")) or {}, read_json(
-        os.path.join(folder, "metrics.json")) or {}  # fmt: skip
-
-
-def _reader_settings(model, run: dict, data: str, task: str | None):
+def reader_settings(model, run: dict, data: str, task: str | None) -> DataSettings:
+    """The dataset settings that feed ``model`` (from its run's settings, else from its family and input shape)."""
     family = getattr(model, "family", None)
     task = task or run.get("task") or _FAMILY_TASKS.get(family)
     if task is None:
@@ -52,8 +44,8 @@ def _reader_settings(model, run: dict, data: str, task: str | None):
     if task == "gaugan" and label_nc is None:
         config = model.get_config()
         label_nc, instance = config.get("label_nc"), config.get("instance")
-    return SimpleNamespace(task=task, data=data, size=size, aspect_ratio=aspect, batch_size=8, on_error="raise",
-                           direction=run.get("direction", "AtoB"), label_nc=label_nc, instance=instance)  # fmt: skip
+    return DataSettings(task, data, size, aspect, direction=run.get("direction") or "AtoB", label_nc=label_nc,
+                        instance=instance)  # fmt: skip
 
 
 def _take(dataset, count: int) -> np.ndarray:
@@ -121,7 +113,7 @@ class QATSettings:
 
 def _quantization_aware(generator: str, data: str, qat: QATSettings, out_dir: str, seed: int, reader):
     """Train a QAT copy of the student (``reader``: the dataset settings); ``(qat model, run dir, run metrics)``."""
-    from tfgancomp.distill.runner import DistillSettings, distill, student_architecture
+    from tfgancomp.pipeline.distill import DistillSettings, distill, student_architecture
 
     run_dir = qat.run_dir or os.path.join(out_dir, "qat_run")
     common = dict(data=data, **student_architecture(generator), student_init=generator, quantize=True,
@@ -187,9 +179,8 @@ def _export(generator, out_dir, precision, data, uint8_io, min_psnr, images, cal
     from mobile_export.verify import psnr
     from tfgancomp.data import ReaderSettings, open_split
     from tfgancomp.metrics import profile
-    from tfgancomp.train.runner import held_out_reader
 
-    model, run, metrics = _load(generator)
+    model, run, metrics = read_run(generator)
     settings = BundleSettings(precision, uint8_io, min_psnr)
     float_model = model
     if qat is not None:
@@ -201,7 +192,7 @@ def _export(generator, out_dir, precision, data, uint8_io, min_psnr, images, cal
         raise ValueError(f"{generator}: export takes a generator with one NHWC input, got {model.inputs}")
     representative = None
     if data is not None:
-        s = _reader_settings(model, run, data, task)
+        s = reader_settings(model, run, data, task)
         reader = held_out_reader(s)
         if reader is None:
             raise ValueError(f"{data} has no held-out (test) split with truth for parity inputs")

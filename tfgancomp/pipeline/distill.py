@@ -1,6 +1,6 @@
 """Distil a teacher into a student in a self-describing, resumable run dir.
 
-A distillation run dir holds the same files as a teacher run (see :mod:`tfgancomp.train.runner`)::
+A distillation run dir holds the same files as a teacher run (see :mod:`tfgancomp.pipeline.teacher`)::
 
     settings.json        the resolved DistillSettings (teacher path, student, loss weights, ...)
     generator.keras      the student (``tfgancomp.train.load_generator(run_dir)``), replaced after every epoch
@@ -24,7 +24,6 @@ from tfgancomp.distill.defaults import DISTILL_DEFAULTS, DISTILL_MODES
 from tfgancomp.distill.distiller import Distiller
 from tfgancomp.distill.taps import init_from_teacher
 from tfgancomp.metrics.profiler import profile
-from tfgancomp.metrics.quality import distribution_scores, paired_scores
 from tfgancomp.models import (
     MobileResNetGenerator,
     MobileSPADEGenerator,
@@ -35,17 +34,21 @@ from tfgancomp.models import (
 )
 from tfgancomp.models.base import ZooModel
 from tfgancomp.models.config import TASK_FAMILIES, parse_config
-from tfgancomp.train.loop import (
+from tfgancomp.pipeline.common import compile_with_adam, held_out_scores, perceptual_loss
+from tfgancomp.pipeline.rundir import (
     ResumableRun,
     check_run_settings,
     folder_lock,
     open_run_dir,
+    read_generator,
     read_json,
+    record_run,
+    sample_batch,
+    show_inputs,
     write_json,
     write_settings,
 )
-from tfgancomp.train.perceptual import VGGPerceptual
-from tfgancomp.train.runner import TEACHER_TASKS, _show, open_data, read_generator, record_run, sample_batch
+from tfgancomp.pipeline.teacher import TEACHER_TASKS, open_data
 from tfgancomp.validation import check_choice, check_positive_int
 
 #: Settings that may change between a run and its resumption.
@@ -144,6 +147,11 @@ class DistillSettings:
     num_samples: int = 4
     on_error: str = "raise"
     quantize: bool = False
+
+    @property
+    def stage(self) -> str:
+        """The run dir's ``stage``: ``qat``, ``finetune`` (from a student_init) or ``distill``."""
+        return "qat" if self.quantize else "finetune" if self.student_init else "distill"
 
     def __post_init__(self):
         if (self.student_ngf is None) == (self.student_config is None):
@@ -373,34 +381,19 @@ def build_distiller(settings: DistillSettings, teacher, log=print):
     adversarial = s.lambda_gan > 0 or s.lambda_feat > 0
     disc, restored = build_discriminator(s, log) if adversarial else (None, None)
     info["discriminator_from"] = restored
-    perceptual = VGGPerceptual(s.vgg_weights) if s.vgg_weights and s.lambda_vgg else None
-    if s.task == "gaugan" and perceptual is None and s.lambda_vgg:
-        log("VGG perceptual loss is off: no VGG-19 weights file given (vgg_weights / --vgg-weights)")
+    perceptual = perceptual_loss(s, log)
     distiller = Distiller(student, teacher, disc, s.student_taps, s.teacher_taps, s.mode, s.gan_mode, s.lambda_gan,
                           s.lambda_recon, s.lambda_distill, s.lambda_feat, perceptual, s.lambda_vgg)  # fmt: skip
 
-    def adam():
-        return keras.optimizers.Adam(learning_rate=s.lr, beta_1=s.beta1, beta_2=s.beta2)
-
-    distiller.compile(g_optimizer=adam(), d_optimizer=adam())
-    distiller.build_optimizers()
+    compile_with_adam(distiller, s)
     info["taps"] = {"student": distiller.student_taps, "teacher": distiller.teacher_taps}
     return distiller, info
 
 
 def evaluate_student(student, teacher, reader, features=None) -> dict:
     """Held-out PSNR / SSIM of the student to truth and to the teacher's output (+ FID / KID with features)."""
-
-    def generate(x):
-        return student(x, training=False)
-
-    scores = paired_scores(generate, reader.dataset, reference=lambda x: teacher(x, training=False))
-    scores = {k.replace("_reference", "_teacher"): v for k, v in scores.items()}
-    if features is not None:
-        real = (t for _, t in reader.dataset)
-        fake = (generate(x) for x, _ in reader.dataset)
-        scores.update(distribution_scores(features, real, fake))
-    return scores
+    scores = held_out_scores(student, reader, features, reference=teacher)
+    return {k.replace("_reference", "_teacher"): v for k, v in scores.items()}
 
 
 def _costs(student, teacher, h: int, w: int) -> dict:
@@ -483,19 +476,15 @@ def _distil(s: DistillSettings, teacher, run_dir: str, build, exported, strategy
         metrics = {"costs": _costs(exported(distiller), teacher, *s.shape), **info}
         if held_out is not None:
             metrics["untrained"] = evaluate_student(distiller.student, teacher, held_out, features)
-            teacher_scores = paired_scores(lambda x: teacher(x, training=False), held_out.dataset)
-            if features is not None:
-                real = (t for _, t in held_out.dataset)
-                fake = (teacher(x, training=False) for x, _ in held_out.dataset)
-                teacher_scores.update(distribution_scores(features, real, fake))
-            metrics["teacher"] = teacher_scores
+            metrics["teacher"] = held_out_scores(teacher, held_out, features)
         write_json(metrics_path, metrics)
 
     sample_inputs, sample_targets = sample_batch((held_out or train).dataset, s.num_samples, s.batch_size)
     teacher_samples = teacher(sample_inputs, training=False).numpy()
 
     def render():
-        columns = [_show(sample_inputs, s.task), teacher_samples, distiller.student(sample_inputs, training=False)]
+        student_samples = distiller.student(sample_inputs, training=False)
+        columns = [show_inputs(sample_inputs, s.task), teacher_samples, student_samples]
         if held_out is not None:  # truth is known (unpaired training data has none)
             columns.append(sample_targets)
         return [columns[0], columns[1], columns[2].numpy(), *columns[3:]]

@@ -13,8 +13,14 @@ import pytest
 from tests.numerics import check_against_reordering
 from tfgancomp.cli import main
 from tfgancomp.data import SynthSettings, synthesize
-from tfgancomp.train import TeacherSettings, TrainingDiverged, load_generator, train_teacher
-from tfgancomp.train.runner import evaluate, held_out_reader
+from tfgancomp.pipeline import (
+    TeacherSettings,
+    TrainingDiverged,
+    evaluate,
+    held_out_reader,
+    load_generator,
+    train_teacher,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -66,6 +72,7 @@ def test_run_dir_of_each_task_and_resume_restores_optimizer_state(datasets, tmp_
         assert len(events) >= 2
         assert metrics["epochs"] == 1 and metrics["final"]["images"] == 4 and "untrained" in metrics
         settings = json.load(open(os.path.join(run, "settings.json")))
+        assert settings["stage"] == "teacher" and settings["task"] == task
         if task == "gaugan":
             assert settings["label_nc"] == 4 and settings["instance"] is True and settings["gan_mode"] == "hinge"
             assert any("VGG perceptual loss is off" in m for m in messages)

@@ -15,9 +15,15 @@ from PIL import Image
 from tests.numerics import check_against_reordering
 from tfgancomp.cli import main
 from tfgancomp.data import SynthSettings, synthesize
-from tfgancomp.distill import DistillSettings, distill
 from tfgancomp.models import MobileResNetGenerator, SubMobileSPADEGenerator
-from tfgancomp.train import TeacherSettings, TrainingDiverged, load_generator, train_teacher
+from tfgancomp.pipeline import (
+    DistillSettings,
+    TeacherSettings,
+    TrainingDiverged,
+    distill,
+    load_generator,
+    train_teacher,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUIET = dict(verbose=0, log=lambda *_: None)
@@ -57,6 +63,7 @@ def test_pix2pix_distillation_run_dir_metrics_and_resume(teachers, tmp_path):
             "metrics.json"} <= set(os.listdir(run))  # fmt: skip
     settings = json.load(open(os.path.join(run, "settings.json")))
     assert settings["task"] == "pix2pix" and settings["mode"] == "paired" and settings["lambda_recon"] == 100.0
+    assert settings["stage"] == "distill"
     assert settings["size"] == 32 and settings["n_blocks"] == 3 and settings["lambda_distill"] == 1.0
     student = load_generator(run)
     assert isinstance(student, MobileResNetGenerator) and student.get_config()["ngf"] == 4

@@ -12,7 +12,7 @@ from tfgancomp.backend import keras
 from tfgancomp.cli import main
 from tfgancomp.data import SynthSettings, synthesize
 from tfgancomp.models import SubMobileResNetGenerator, SubMobileSPADEGenerator
-from tfgancomp.train.runner import read_generator
+from tfgancomp.pipeline import read_generator
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,106 @@
+"""``tfgancomp compress``: the whole job in one command, its refusals before any training, its rerun that skips."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tfgancomp.cli import main
+from tfgancomp.data import SynthSettings, synthesize
+from tfgancomp.pipeline import TeacherSettings, train_teacher
+from tfgancomp.pipeline.compress import STAGES, CompressSettings, derived_space, parse_ratio, settings_from_mapping
+
+QUIET = dict(verbose=0, log=lambda *_: None)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compress")
+    data = str(root / "e2s")
+    synthesize(SynthSettings("edges2shapes", num_train=8, num_test=4, size=32, seed=3), data)
+    teacher = str(root / "teacher")
+    train_teacher(TeacherSettings("pix2pix", data, ngf=8, ndf=4, n_blocks=3, size=32, epochs=1, batch_size=2,
+                                  num_samples=2), teacher, **QUIET)  # fmt: skip
+    return root, data, teacher
+
+
+def test_compress_end_to_end_then_the_same_command_skips_every_stage(setup, tmp_path, capsys):
+    _, data, teacher = setup
+    out = str(tmp_path / "run")
+    config = tmp_path / "compress.toml"
+    config.write_text(f'data = "{data}"\nteacher = "{teacher}"\nmacs_ratio = "1/8"\nsupernet_epochs = 1\n'
+                      'trials = 4\npopulation = 2\nsearch_images = 4\nfinetune_epochs = 1\nbatch_size = 2\n'
+                      'precisions = ["float16", "int8"]\nqat_epochs = 0\nbenchmark_runs = 3\n')  # fmt: skip
+    argv = ["compress", "--config", str(config), "--out", out, "--quiet"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| teacher (float16) |" in printed and "| compressed int8 |" in printed and "report.html" in printed
+    stages = json.load(open(os.path.join(out, "stages.json")))
+    assert set(stages) == set(STAGES)
+    settings = json.load(open(os.path.join(out, "settings.json")))
+    assert settings["stage"] == "compress" and settings["macs_ratio"] == 0.125 and settings["teacher"] == teacher
+    plan = json.load(open(os.path.join(out, "plan.json")))
+    assert plan["space"]["choices"] == [[4, 3, 2]] * 8  # derived from the teacher's width (8)
+    report = json.load(open(os.path.join(out, "report.json")))
+    models = report["models"]
+    assert set(models) == {"teacher_float16", "float16", "int8"}
+    assert models["float16"]["macs"] <= plan["budget_macs"] and models["float16"]["macs_ratio"] >= 8
+    assert models["float16"]["config"] == stages["search"]["config"] == report["chosen"]["config"]
+    assert report["held_out_images"] == 4 and 0 < models["float16"]["psnr"] < 100
+    assert models["float16"]["speedup"] > 0 and models["int8"]["median_ms"] > 0
+    page = open(os.path.join(out, "report.html")).read()
+    assert page.count("data:image/png;base64,") == 3 and "<table>" in page and "compressed float16" in page
+    assert "## held-out examples" in open(os.path.join(out, "report.md")).read()
+    assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
+
+    # the same command again: every stage is skipped, nothing is rewritten
+    generator = os.path.join(out, "finetune", "generator.keras")
+    before = os.path.getmtime(generator)
+    messages = []
+    from tfgancomp.pipeline.compress import compress
+
+    again = settings_from_mapping({k: v for k, v in settings.items() if k != "stage"})
+    compress(again, out, log=messages.append, verbose=0)
+    assert sum("done before, skipped" in m for m in messages) == len(STAGES)
+    assert os.path.getmtime(generator) == before
+    # other settings in the same folder are refused, naming what differs
+    assert main([*argv, "--trials", "5"]) == 2
+    assert "trials: 4 in the run, 5 now" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ('data = "D"\nbudgets = 3\n', "unknown key 'budgets'"),
+        ('data = "D"\ntrials = "many"\n', "trials must be an integer"),
+        ('data = "D"\nmacs_ratio = "1/0"\n', "macs_ratio must be a fraction"),
+        ('data = "D"\nmacs_ratio = "1/500"\n', "outside space"),
+        ('data = "D"\nspace = "channels-32"\n', "heavier than the teacher"),
+        ('data = "D"\nprecisions = ["int4"]\n', "precisions must be one of"),
+        ("data = [\n", "is not valid TOML"),
+    ],
+)
+def test_a_bad_config_fails_before_any_training(setup, tmp_path, capsys, text, fragment):
+    _, data, teacher = setup
+    config = tmp_path / "c.toml"
+    config.write_text(text.replace('"D"', f'"{data}"') + ("" if text.startswith("data = [") else
+                                                         f'teacher = "{teacher}"\n'))  # fmt: skip
+    out = tmp_path / "run"
+    assert main(["compress", "--config", str(config), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1, err
+    assert not (out / "teacher").exists() and not (out / "supernet").exists()  # nothing trained
+
+
+def test_settings_values():
+    assert parse_ratio("1/16") == 0.0625 and parse_ratio(0.25) == 0.25
+    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
+        parse_ratio("3/2")
+    assert derived_space(64, "resnet")["choices"][0] == [32, 24, 16]  # the paper's channels-32 for ngf 64
+    with pytest.raises(ValueError, match="either macs_ratio or budget_macs"):
+        CompressSettings(".", macs_ratio=0.1, budget_macs=1e9)
+    with pytest.raises(ValueError, match="qat_epochs must be an integer >= 0"):
+        CompressSettings(".", qat_epochs=-1)
+    assert CompressSettings(".").macs_ratio == 1 / 16

@@ -1,0 +1,444 @@
+"""``tfgancomp compress``: one command from a dataset (and optionally a trained teacher) to a benchmarked model.
+
+data → teacher (trained here, or ``teacher=RUN_DIR``) → once-for-all supernet → search under the budget → extract
+→ fine-tune → export (float16, int8 after quantization-aware training) → host benchmark of teacher vs compressed →
+report. Each stage writes its own run dir inside the compress folder::
+
+    settings.json     the CompressSettings (stage "compress"); a rerun continues only with the same settings
+    plan.json         what was decided before any training: teacher MACs, search space, budget, its range
+    space.json        the search space (derived from the teacher's width unless given)
+    stages.json       the finished stages, their seconds and outputs: a rerun skips them
+    teacher/ supernet/ search/ extract/ finetune/ qat_run/ export/{teacher_float16,float16,int8}/
+    benchmark.json    host CPU latency of each compressed bundle, run alternately with the teacher's
+    report.md, report.html (self-contained) and the figures in report/
+
+Everything that can be refused (a budget outside the space's range, a space heavier than the teacher, a bad
+setting) is refused before any training, with the range or the expected form named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fractions
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+from tfgancomp.pipeline.rundir import (
+    as_json,
+    check_same_settings,
+    folder_lock,
+    read_json,
+    remove_stale_temps,
+    write_json,
+    write_settings,
+)
+from tfgancomp.validation import check_choice, check_positive_int
+
+#: The stages of a compress run, in order.
+STAGES = ("teacher", "supernet", "search", "extract", "finetune", "export", "benchmark", "report")
+PRECISIONS = ("float32", "float16", "dynamic", "int8", "int16x8")
+TASKS = ("pix2pix", "cyclegan", "gaugan")
+
+
+def parse_ratio(value) -> float:
+    """A MACs ratio from ``1/16``, ``0.0625`` or a number; must lie in (0, 1]."""
+    try:
+        ratio = float(fractions.Fraction(str(value).strip()))
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"macs_ratio must be a fraction like 1/16 or a number in (0, 1], got {value!r}") from None
+    if not 0 < ratio <= 1:
+        raise ValueError(f"macs_ratio must be in (0, 1] (e.g. 1/16), got {value!r}")
+    return ratio
+
+
+@dataclass(frozen=True)
+class CompressSettings:
+    """Everything that defines a compression run (saved as ``settings.json`` in the compress folder).
+
+    Args:
+        data: Dataset folder in the task's layout.
+        task: ``"pix2pix"``, ``"cyclegan"`` or ``"gaugan"`` (default: the teacher run's task, else pix2pix).
+        teacher: A trained teacher (a run dir of any stage, or a ``.keras`` generator); ``None``: train one here.
+        teacher_ngf: Width of the teacher trained here.
+        teacher_blocks: Residual blocks of the teacher trained here (ResNet tasks).
+        teacher_epochs: Epochs of the teacher trained here (the last half decays linearly).
+        size: Training image height (default: the teacher run's, else 128).
+        batch_size: Batch size of every training stage.
+        macs_ratio: The budget as a fraction of the teacher's MACs at the training size (``1/16``, ``0.0625``);
+            the default when ``budget_macs`` is not given is 1/16.
+        budget_macs: The budget in MACs at the training size (instead of ``macs_ratio``).
+        space: Search space name or JSON file (default: derived from the teacher's width: every position in
+            ``{w, 3w/4, w/2}`` with ``w`` half the teacher's width, the paper's ``channels-32`` for ngf 64).
+        sampling: Supernet sampling, ``"uniform"`` or ``"sandwich"``.
+        supernet_epochs: Supernet training epochs (the last half decays linearly).
+        trials: Search trials.
+        population: Evolution population.
+        search_images: Training images each trial is scored on.
+        finetune_epochs: Fine-tuning epochs of the chosen subnet (the last half decays linearly).
+        precisions: Bundles to export (``int8`` trains quantization-aware first when ``qat_epochs`` > 0).
+        qat_epochs: Quantization-aware training epochs before the int8 export (0: post-training int8).
+        benchmark_runs: Timed runs of each model in the host benchmark (each alternating with the teacher's).
+        seed: Seed of every stage.
+    """
+
+    data: str
+    task: str | None = None
+    teacher: str | None = None
+    teacher_ngf: int = 64
+    teacher_blocks: int = 9
+    teacher_epochs: int = 5
+    size: int | None = None
+    batch_size: int = 4
+    macs_ratio: float | str | None = None
+    budget_macs: float | None = None
+    space: str | None = None
+    sampling: str = "uniform"
+    supernet_epochs: int = 10
+    trials: int = 200
+    population: int = 50
+    search_images: int = 16
+    finetune_epochs: int = 4
+    precisions: tuple[str, ...] = ("float16", "int8")
+    qat_epochs: int = 3
+    benchmark_runs: int = 20
+    seed: int = 0
+
+    stage: ClassVar[str] = "compress"
+
+    def __post_init__(self):
+        if not isinstance(self.data, str) or not os.path.isdir(self.data):
+            raise ValueError(f"data {self.data!r} is not a dataset folder")
+        if self.task is not None:
+            check_choice("task", self.task, TASKS)
+        if self.teacher is not None and not os.path.exists(self.teacher):
+            raise ValueError(f"teacher {self.teacher} does not exist: give a teacher run dir or a .keras generator")
+        for what in ("teacher_ngf", "teacher_blocks", "teacher_epochs", "batch_size", "supernet_epochs", "trials",
+                     "population", "search_images", "finetune_epochs", "benchmark_runs"):  # fmt: skip
+            check_positive_int(what, getattr(self, what))
+        if self.size is not None:
+            check_positive_int("size", self.size)
+        if not isinstance(self.qat_epochs, int) or isinstance(self.qat_epochs, bool) or self.qat_epochs < 0:
+            raise ValueError(f"qat_epochs must be an integer >= 0, got {self.qat_epochs!r}")
+        if self.macs_ratio is not None and self.budget_macs is not None:
+            raise ValueError("give either macs_ratio or budget_macs, not both")
+        if self.macs_ratio is not None:
+            object.__setattr__(self, "macs_ratio", parse_ratio(self.macs_ratio))
+        elif self.budget_macs is None:
+            object.__setattr__(self, "macs_ratio", 1 / 16)
+        if self.budget_macs is not None:
+            b = self.budget_macs
+            if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or b <= 0:
+                raise ValueError(f"budget_macs must be a finite positive number of MACs, got {b!r}")
+            object.__setattr__(self, "budget_macs", float(b))
+        check_choice("sampling", self.sampling, ("uniform", "sandwich"))
+        precisions = (self.precisions,) if isinstance(self.precisions, str) else tuple(self.precisions)
+        if not precisions:
+            raise ValueError("precisions must name at least one of " + ", ".join(PRECISIONS))
+        for p in precisions:
+            check_choice("precisions", p, PRECISIONS)
+        object.__setattr__(self, "precisions", precisions)
+
+
+# ------------------------------------------------------------------------------------------ config files
+
+
+def settings_from_mapping(mapping: dict, source: str = "the settings") -> CompressSettings:
+    """:class:`CompressSettings` from a mapping (a config file's content), every key and type checked.
+
+    Raises:
+        ValueError: naming the unknown key, or the key whose value has the wrong type and the expected form.
+    """
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{source}: expected a table of settings (key = value), got {type(mapping).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(CompressSettings)}
+    for key, value in mapping.items():
+        if key not in fields:
+            raise ValueError(f"{source}: unknown key {key!r}; expected one of {', '.join(fields)}")
+        expected = _EXPECTED.get(key)
+        if value is not None and expected is not None and not _has_type(value, expected[0]):
+            raise ValueError(f"{source}: {key} must be {expected[1]}, got {value!r}")
+    if "data" not in mapping:
+        raise ValueError(f"{source}: the key 'data' (the dataset folder) is required")
+    try:
+        return CompressSettings(**mapping)
+    except ValueError as err:
+        raise ValueError(f"{source}: {err}") from None
+
+
+_EXPECTED = {
+    "data": (str, "a folder path"), "task": (str, "pix2pix, cyclegan or gaugan"), "teacher": (str, "a path"),
+    "teacher_ngf": (int, "an integer"), "teacher_blocks": (int, "an integer"), "teacher_epochs": (int, "an integer"),
+    "size": (int, "an integer"), "batch_size": (int, "an integer"), "macs_ratio": ((str, float, int), "like 1/16"),
+    "budget_macs": ((float, int), "a number of MACs"), "space": (str, "a space name or JSON file"),
+    "sampling": (str, "uniform or sandwich"), "supernet_epochs": (int, "an integer"), "trials": (int, "an integer"),
+    "population": (int, "an integer"), "search_images": (int, "an integer"), "finetune_epochs": (int, "an integer"),
+    "precisions": ((list, tuple), "a list of precisions"), "qat_epochs": (int, "an integer"),
+    "benchmark_runs": (int, "an integer"), "seed": (int, "an integer"),
+}  # fmt: skip
+
+
+def _has_type(value, types) -> bool:
+    types = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool):  # TOML / JSON booleans are not numbers here
+        return bool in types
+    return isinstance(value, types)
+
+
+def read_config(path: str) -> dict:
+    """The table of a ``.toml`` or ``.json`` config file, read safely (no code, no object construction).
+
+    Raises:
+        ValueError: naming the file when it is missing, of an unknown kind, or not valid.
+    """
+    if not os.path.isfile(path):
+        raise ValueError(f"config file {path} does not exist")
+    kind = os.path.splitext(path)[1].lower()
+    try:
+        if kind == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            with open(path, "rb") as f:
+                return tomllib.load(f)
+        if kind == ".json":
+            with open(path) as f:
+                return json.load(f)
+    except (ValueError, UnicodeDecodeError) as err:  # tomllib.TOMLDecodeError and JSONDecodeError are ValueErrors
+        raise ValueError(f"config file {path} is not valid {kind[1:].upper()}: {err}") from None
+    raise ValueError(f"config file {path}: expected a .toml or .json file")
+
+
+# --------------------------------------------------------------------------------------------- the plan
+
+
+def _teacher_model(s: CompressSettings):
+    """``(teacher generator, its run settings or {})`` — trained if given, else built untrained for its cost."""
+    from tfgancomp.pipeline.rundir import read_run
+    from tfgancomp.pipeline.teacher import build_models
+
+    if s.teacher is not None:
+        model, run, _ = read_run(s.teacher)
+        return model, run
+    teacher = _teacher_settings(s).resolved()
+    return build_models(teacher)["generator"], dataclasses.asdict(teacher)
+
+
+def _teacher_settings(s: CompressSettings):
+    from tfgancomp.pipeline.teacher import TeacherSettings
+
+    return TeacherSettings(s.task or "pix2pix", s.data, ngf=s.teacher_ngf, n_blocks=s.teacher_blocks,
+                           size=s.size or 128, epochs=s.teacher_epochs, decay_epochs=s.teacher_epochs // 2,
+                           batch_size=s.batch_size, seed=s.seed)  # fmt: skip
+
+
+def derived_space(teacher_ngf: int, family: str) -> dict:
+    """The default space for a teacher of width ``teacher_ngf``: ``{w, 3w/4, w/2}`` per position, ``w = ngf/2``."""
+    w = max(2, teacher_ngf // 2)
+    widths = sorted({w, max(1, round(3 * w / 4)), max(1, w // 2)}, reverse=True)
+    return {"name": f"derived-{w}", "family": family, "choices": [widths] * 8}
+
+
+def plan(s: CompressSettings, out_dir: str) -> dict:
+    """Decide teacher, space and budget before any training; write ``space.json``. Returns ``plan.json``'s content.
+
+    Raises:
+        ValueError: a space heavier than the teacher, or a budget outside the space's range (the range is named).
+    """
+    from tfgancomp.metrics import profile
+    from tfgancomp.models.config import TASK_FAMILIES
+    from tfgancomp.search.space import SearchSpace, get_space, resnet_macs, spade_macs
+
+    teacher, run = _teacher_model(s)
+    task = s.task or run.get("task") or "pix2pix"
+    if run.get("task") and s.task and run["task"] != s.task:
+        raise ValueError(f"task {s.task!r} differs from the teacher run's {run['task']!r}")
+    family = TASK_FAMILIES[task]
+    fixed_h, fixed_w = teacher.inputs[0].shape[1:3]
+    h = s.size or run.get("size") or fixed_h
+    if h is None:
+        raise ValueError(f"teacher {s.teacher} has a dynamic input size and no run settings: give the size")
+    w = int(round(h * (run.get("aspect_ratio") or (fixed_w / fixed_h if fixed_h and fixed_w else 1.0))))
+    cost = profile(teacher, h, w)
+    config = teacher.get_config()
+    if getattr(teacher, "family", None) not in (None, family):
+        raise ValueError(f"the teacher is a {type(teacher).__name__}, not a generator for task {task!r}")
+    if s.space is None:
+        if not isinstance(config.get("ngf"), int):
+            raise ValueError(f"the teacher ({type(teacher).__name__}) has no base width (ngf) to derive the search "
+                             "space from: give the space")  # fmt: skip
+        space_path = os.path.join(out_dir, "space.json")  # written once every check passed
+        space = SearchSpace(**derived_space(config["ngf"], family))
+    else:
+        space_path, space = s.space, get_space(s.space, family)
+    if family == "spade":
+        label_nc, instance = config["label_nc"], bool(config.get("instance"))
+
+        def macs(c):
+            return spade_macs(c, h, w, label_nc, instance)
+    else:
+        blocks = int(config.get("n_blocks", 9))
+
+        def macs(c):
+            return resnet_macs(c, h, w, blocks)
+
+    low, high = macs(space.smallest()), macs(space.largest())
+    teacher_macs = cost.macs
+    if high > teacher_macs:
+        raise ValueError(f"space {space.name!r} is heavier than the teacher: its largest configuration costs "
+                         f"{high / 1e9:.3f} G MACs at {h}x{w}, the teacher {teacher_macs / 1e9:.3f} G; give a "
+                         "narrower space")  # fmt: skip
+    budget = s.budget_macs if s.budget_macs is not None else s.macs_ratio * teacher_macs
+    if not low <= budget <= high:
+        raise ValueError(
+            f"budget {budget / 1e9:.4f} G MACs ({budget / teacher_macs:.4g} of the teacher's "
+            f"{teacher_macs / 1e9:.3f} G at {h}x{w}) is outside space {space.name!r}'s range: {low / 1e9:.4f} G "
+            f"(1/{teacher_macs / low:.1f}) to {high / 1e9:.4f} G (1/{teacher_macs / high:.1f}); give a macs_ratio "
+            "between those"
+        )
+    if s.space is None:
+        write_json(space_path, space.to_dict())
+    return {"task": task, "teacher": {"macs": teacher_macs, "params": cost.params, "height": h, "width": w,
+                                      "ngf": config.get("ngf"), "class": type(teacher).__name__},
+            "space": {"path": space_path, **space.to_dict()}, "budget_macs": budget,
+            "budget_ratio": budget / teacher_macs, "space_range_macs": [low, high]}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------- the stages
+
+
+class _Stages:
+    """``stages.json``: which stages finished, in how many seconds, with what outputs; a rerun skips them."""
+
+    def __init__(self, out_dir: str, log):
+        self.path, self.log = os.path.join(out_dir, "stages.json"), log
+        self.done = read_json(self.path) or {}
+
+    def run(self, name: str, work) -> dict:
+        index = STAGES.index(name) + 1
+        if name in self.done:
+            self.log(f"[{index}/{len(STAGES)}] {name}: done before, skipped")
+            return self.done[name]
+        self.log(f"[{index}/{len(STAGES)}] {name} ...")
+        start = time.time()
+        outputs = work() or {}
+        seconds = round(time.time() - start, 1)
+        self.done[name] = {"seconds": seconds, **outputs}
+        write_json(self.path, self.done)
+        self.log(f"[{index}/{len(STAGES)}] {name}: done in {seconds:.0f} s")
+        return self.done[name]
+
+
+def compress(settings: CompressSettings, out_dir: str, log=print, verbose: int = 2) -> dict:
+    """Run (or continue) the whole compression in ``out_dir``; returns the report's figures (``report.json``).
+
+    Running the same settings again skips the finished stages and resumes an interrupted one from its checkpoint.
+
+    Raises:
+        ValueError: bad settings, a folder holding another compression, a budget or space the teacher cannot take
+            (all before any training).
+        RunDirInUse: another command is using ``out_dir``.
+    """
+    s = settings
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"{out_dir} is a file, not a folder")
+    with folder_lock(out_dir):
+        remove_stale_temps(out_dir)
+        check_same_settings(out_dir, as_json(s), how="folder for other settings")
+        decided = plan(s, out_dir)
+        write_settings(out_dir, s)
+        write_json(os.path.join(out_dir, "plan.json"), decided)
+        log(f"teacher {decided['teacher']['macs'] / 1e9:.3f} G MACs at {decided['teacher']['height']}x"
+            f"{decided['teacher']['width']}; budget {decided['budget_macs'] / 1e9:.4f} G (1/"
+            f"{1 / decided['budget_ratio']:.1f}); space {decided['space']['name']}")  # fmt: skip
+        return _compress(s, out_dir, decided, log, verbose)
+
+
+def _compress(s: CompressSettings, out_dir: str, decided: dict, log, verbose: int) -> dict:
+    from tfgancomp.pipeline.distill import DistillSettings, distill, student_architecture
+    from tfgancomp.pipeline.export import QATSettings, export_generator
+    from tfgancomp.pipeline.extract import extract
+    from tfgancomp.pipeline.report import write_report
+    from tfgancomp.pipeline.search import search
+    from tfgancomp.pipeline.supernet import SupernetSettings, train_supernet
+    from tfgancomp.pipeline.teacher import train_teacher
+
+    path = {k: os.path.join(out_dir, k) for k in ("teacher", "supernet", "search", "extract", "finetune", "qat_run")}
+    stages = _Stages(out_dir, log)
+    teacher = s.teacher or path["teacher"]
+
+    def train_the_teacher():
+        if s.teacher is None:
+            train_teacher(_teacher_settings(s), teacher, verbose=verbose, log=log)
+        return {"run": teacher}
+
+    stages.run("teacher", train_the_teacher)
+
+    def supernet():
+        settings = SupernetSettings(teacher, s.data, space=decided["space"]["path"], sampling=s.sampling,
+                                    epochs=s.supernet_epochs, decay_epochs=s.supernet_epochs // 2,
+                                    batch_size=s.batch_size, seed=s.seed)  # fmt: skip
+        train_supernet(settings, path["supernet"], verbose=verbose, log=log)
+        return {"run": path["supernet"]}
+
+    stages.run("supernet", supernet)
+
+    def searching():
+        rows = search(path["supernet"], path["search"], decided["budget_macs"], "evolution", s.trials,
+                      images=s.search_images, population=s.population, seed=s.seed)  # fmt: skip
+        return {"run": path["search"], "config": rows[0]["config"], "macs": rows[0]["macs"],
+                "score": rows[0]["score"]}  # fmt: skip
+
+    chosen = stages.run("search", searching)
+    stages.run("extract", lambda: {"run": extract(path["supernet"], chosen["config"], path["extract"],
+                                                  s.search_images)})  # fmt: skip
+
+    def finetune():
+        settings = DistillSettings(teacher, s.data, student_init=path["extract"],
+                                   **student_architecture(path["extract"]), epochs=s.finetune_epochs,
+                                   decay_epochs=s.finetune_epochs // 2, batch_size=s.batch_size,
+                                   seed=s.seed)  # fmt: skip
+        distill(settings, path["finetune"], verbose=verbose, log=log)
+        return {"run": path["finetune"]}
+
+    stages.run("finetune", finetune)
+
+    def export():
+        bundles = {"teacher_float16": os.path.join(out_dir, "export", "teacher_float16")}
+        export_generator(teacher, bundles["teacher_float16"], "float16", s.data)
+        for precision in s.precisions:
+            bundles[precision] = os.path.join(out_dir, "export", precision)
+            qat = None
+            if precision == "int8" and s.qat_epochs:
+                qat = QATSettings(s.qat_epochs, run_dir=path["qat_run"], batch_size=s.batch_size)
+            export_generator(path["finetune"], bundles[precision], precision, s.data, seed=s.seed,
+                             qat=qat, min_psnr=0.0 if precision == "int8" and not s.qat_epochs else None)  # fmt: skip
+        return {"bundles": bundles}
+
+    bundles = stages.run("export", export)["bundles"]
+
+    def benchmark():
+        from mobile_export.benchmark import BenchmarkSettings, compare
+
+        teacher_model = os.path.join(bundles["teacher_float16"], "model.tflite")
+        results = {}
+        for precision in s.precisions:
+            settings = BenchmarkSettings(num_runs=s.benchmark_runs, warmup_runs=3)
+            comparison = compare(os.path.join(bundles[precision], "model.tflite"), teacher_model, settings)
+            results[precision] = comparison.to_dict()
+        write_json(os.path.join(out_dir, "benchmark.json"), results)
+        return {"file": os.path.join(out_dir, "benchmark.json")}
+
+    stages.run("benchmark", benchmark)
+    figures = {}
+
+    def report():
+        figures.update(write_report(out_dir))
+        return {"report": os.path.join(out_dir, "report.html")}
+
+    stages.run("report", report)
+    return figures or read_json(os.path.join(out_dir, "report.json"))

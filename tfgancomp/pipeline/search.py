@@ -1,0 +1,98 @@
+"""The search stage: a trained supernet's configurations scored under a MACs budget (KerasTuner, resumable)."""
+
+from __future__ import annotations
+
+import os
+
+from tfgancomp.pipeline.distill import load_teacher
+from tfgancomp.pipeline.rundir import check_same_settings, folder_lock, read_json, stored_settings, write_settings
+from tfgancomp.pipeline.supernet import SupernetSettings, config_cost, load_supernet, run_shape, scoring_batches
+from tfgancomp.search.space import get_space
+from tfgancomp.validation import check_positive_int, check_positive_number
+
+
+def search(supernet_run: str, out_dir: str, budget_macs: float, oracle: str = "evolution", trials: int = 100,
+           space: str | None = None, images: int = 16, objective: str | None = None, population: int = 50,
+           seed: int = 0, inception_weights: str | None = None) -> list[dict]:  # fmt: skip
+    """Search a trained supernet's configurations under a MACs budget; resumable (same ``out_dir`` continues).
+
+    Args:
+        supernet_run: The ``train_supernet`` run dir.
+        out_dir: Where the KerasTuner state and the results (table, scatter) go.
+        budget_macs: Largest MACs at the training resolution.
+        oracle: ``"evolution"``, ``"random"`` or ``"bayesian"``.
+        trials: Trials in total.
+        space: Search space (default: the supernet's).
+        images: Training images in the scoring slice.
+        objective: ``"psnr"`` (paired data, default), ``"psnr_to_teacher"`` (default for unpaired data), ``"fid"``
+            or ``"kid"`` (need ``inception_weights``).
+        population: Evolution population.
+        seed: Oracle seed.
+        inception_weights: Local Inception-v3 (no top) weights file: every trial also reports FID and KID to the
+            truth images of the slice.
+
+    Returns:
+        The completed trials, best first.
+    """
+    from tfgancomp.search.oracle import ORACLES
+
+    if oracle not in ORACLES:
+        raise ValueError(f"oracle must be one of {', '.join(ORACLES)}, got {oracle!r}")
+    for what, value in (("trials", trials), ("images", images), ("population", population)):
+        check_positive_int(what, value)
+    check_positive_number("budget_macs", budget_macs)
+    # KerasTuner's chief / worker mode shares one search folder: one lock per process role there
+    role = os.environ.get("KERASTUNER_TUNER_ID")
+    with folder_lock(out_dir, os.path.join(out_dir, f".lock-{role}") if role else None):
+        return _search(supernet_run, out_dir, budget_macs, oracle, trials, space, images, objective, population, seed,
+                       inception_weights)  # fmt: skip
+
+
+def _check_search_state(project: str) -> None:
+    """Read every JSON file of a search's KerasTuner state (oracle, trials) so that a damaged one is named.
+
+    Raises:
+        ValueError: naming the file that is not valid JSON (KerasTuner's own error does not name it).
+    """
+    if not os.path.isdir(project):
+        return
+    for folder, _, files in os.walk(project):
+        for name in files:
+            if name.endswith(".json"):
+                read_json(os.path.join(folder, name))
+
+
+def _search(supernet_run, out_dir, budget_macs, oracle, trials, space, images, objective, population, seed,
+            inception_weights) -> list[dict]:  # fmt: skip
+    from tfgancomp.metrics.quality import InceptionFeatures
+    from tfgancomp.search.oracle import ORACLES
+    from tfgancomp.search.tuner import SupernetTuner, write_results
+
+    _check_search_state(os.path.join(out_dir, "search"))
+    supernet, settings = load_supernet(supernet_run)
+    search_space = get_space(space or settings["space"], supernet.family)
+    if max(search_space.largest()) > supernet.ngf:
+        raise ValueError(f"space {search_space.name!r} is wider than the supernet ({supernet.ngf})")
+    h, w = run_shape(settings)
+    cost, reference_cost = config_cost(settings, h, w), config_cost(settings, 256, 256 * w // h)
+    kwargs = {"population_size": population} if oracle == "evolution" else {}
+    tuner_oracle = ORACLES[oracle](search_space, cost, budget_macs, max_trials=trials, seed=seed, **kwargs)
+    objective = objective or ("psnr_to_teacher" if settings["mode"] == "unpaired" else "psnr")
+    # what the folder holds; a rerun continues it only with the same search (more trials allowed)
+    search_settings = {"supernet": supernet_run, "budget_macs": float(budget_macs), "oracle": oracle,
+                       "trials": int(trials), "space": search_space.name, "images": int(images),
+                       "objective": objective, "population": int(population), "seed": int(seed),
+                       "inception_weights": inception_weights}  # fmt: skip
+    check_same_settings(out_dir, search_settings, resumable=("trials",))
+    write_settings(out_dir, search_settings, "search")
+    stored = stored_settings(settings)
+    run_settings = SupernetSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
+    teacher = load_teacher(run_settings, (h, w))
+    features = InceptionFeatures(inception_weights) if inception_weights else None
+    tuner = SupernetTuner(tuner_oracle, supernet, scoring_batches(settings, images), search_space, cost,
+                          reference_cost, teacher, objective, directory=out_dir, project_name="search",
+                          features=features)  # fmt: skip
+    tuner.search(verbose=0)
+    rows = tuner.results()
+    write_results(rows, out_dir, budget_macs)
+    return rows
