@@ -69,11 +69,11 @@ class QATSettings:
     Two objectives, both trained by the :class:`~tfgancomp.distill.Distiller` on the QAT copy of the student:
 
     - ``"float"``: the float student is the teacher. The QAT student learns to reproduce its output (L1, no GAN,
-      no feature distillation), which is what an export should do: on the fine-tuned edges2shapes student, int8
-      vs the float Keras model 37.1 dB, PSNR to truth −0.10 dB (``benchmarks/results/qat_int8.json``).
+      no feature distillation), which is what an export should do: on a distilled edges2shapes student, int8
+      vs the float Keras model 36.6 dB, PSNR to truth −0.04 dB (``benchmarks/results/qat_int8.json``).
     - ``"teacher"``: the task's distillation recipe with the given teacher (GAN, L1 to truth, feature
       distillation through fresh 1×1 mappings). It keeps training the student rather than preserving it: on the
-      same student +0.31 dB to truth but only 28.5 dB vs the float model it started from.
+      same student +0.79 dB to truth but only 24.7 dB vs the float model it started from.
 
     Args:
         epochs: Training epochs (≥ 1).
