@@ -1,5 +1,5 @@
 # `make test` creates .venv on first use, installs the package editable with its dev extra, then lints and
-# runs the whole suite. `make demo` profiles the reference generators and exports a tiny one to TFLite.
+# runs the whole suite. `make demo` compresses a pix2pix GAN end to end (configs/demo.toml) and prints the table.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,7 +12,7 @@ WEB_DIST := $(WEB)/dist/index.html
 WEB_SOURCES := $(WEB)/package.json $(WEB)/index.html $(WEB)/vite.config.js $(shell find $(WEB)/src $(WEB)/public -type f)
 WEB_PORT ?= 5173
 
-.PHONY: test lint format demo clean web-demo web-assets android-assets
+.PHONY: test lint format demo demo-clean clean web-demo web-assets android-assets
 
 $(STAMP): setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,10 +33,20 @@ format: $(STAMP)
 	$(PY) -m ruff format tfgancomp mobile_export tests benchmarks
 	$(PY) -m ruff check --fix tfgancomp mobile_export tests benchmarks
 
-demo: $(STAMP)
-	$(VENV)/bin/tfgancomp profile --arch resnet --ngf 64 --n-blocks 9 --height 256 --width 256
-	$(VENV)/bin/tfgancomp profile --arch sub_mobile_resnet --config 24_24_24_32_20_16 --height 256 --width 256
-	$(VENV)/bin/tfgancomp profile --arch spade --ngf 64 --label-nc 35 --instance --height 256 --width 512
+# The demo: the embedded edges2shapes dataset (written once, byte-identical for a seed), then `compress` with
+# configs/demo.toml into runs/demo/compress (the same command again skips the finished stages; `make demo-clean`
+# starts afresh). It prints the table teacher | float16 | int8 and where report.html is.
+DEMO := runs/demo
+$(DEMO)/edges2shapes/dataset.json: | $(STAMP)
+	rm -rf $(DEMO)/edges2shapes
+	$(VENV)/bin/tfgancomp data synth --task edges2shapes --out $(DEMO)/edges2shapes --size 64 --num-train 120 \
+		--num-test 50 --seed 0
+
+demo: $(STAMP) $(DEMO)/edges2shapes/dataset.json
+	$(VENV)/bin/tfgancomp compress --config configs/demo.toml --out $(DEMO)/compress --quiet
+
+demo-clean:
+	rm -rf $(DEMO)
 
 # The browser demo (web_demo/) and what its browser test (tests/web_demo) needs; these files are the stamps: Debian's
 # Chromium, installed (as root) only when missing; `npm ci` when package-lock.json is newer than the last install;

@@ -398,6 +398,7 @@ def _add_search(sub) -> None:
     p.add_argument("--score", help="psnr (to truth), psnr_to_teacher (default for unpaired data), fid or kid")
     p.add_argument("--inception-weights", help="local Inception-v3 (no top) weights file: adds FID / KID")
     p.add_argument("--seed", type=int, default=0, help="oracle seed")
+    p.add_argument("--quiet", action="store_true", help="one line when the search ends instead of a progress bar")
     p.set_defaults(func=_cmd_search)
 
 
@@ -405,7 +406,8 @@ def _cmd_search(args) -> int:
     from tfgancomp.pipeline import search
 
     rows = search(args.supernet, args.out, args.budget_macs, args.oracle, args.trials, args.space, args.images,
-                  args.score, args.population, args.seed, args.inception_weights)  # fmt: skip
+                  args.score, args.population, args.seed, args.inception_weights,
+                  verbose=2 if args.quiet else 1)  # fmt: skip
     best = rows[0]
     print(f"{len(rows)} trials; best {best['config']}: score {best['score']:.3f}, {best['macs'] / 1e9:.3f} G MACs "
           f"({best['macs_256'] / 1e9:.3f} G at 256)")  # fmt: skip
@@ -437,21 +439,23 @@ def add_settings_flags(parser, cls, skip: tuple[str, ...] = ()) -> None:
     """
     import dataclasses
 
+    from tfgancomp.validation import field_kinds
+
     helps = _field_help(cls)
     for field in dataclasses.fields(cls):
         if field.name in skip:
             continue
         flag = "--" + field.name.replace("_", "-")
-        kind = str(field.type).replace("None", "").replace("|", " ").split()
+        kinds = field_kinds(field)
         default = None if field.default is dataclasses.MISSING else field.default
         text = helps.get(field.name, "")
-        if kind[0] == "bool":
+        if kinds == ["bool"]:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
-        elif kind[0].startswith("tuple"):
+        elif kinds == ["list"]:
             parser.add_argument(flag, type=lambda v: tuple(x.strip() for x in v.split(",") if x.strip()),
                                 help=f"{text} (comma-separated; default {','.join(default or ())})")  # fmt: skip
-        else:
-            convert = {"int": int, "float": float}.get(kind[0], str)
+        else:  # a field that also takes text (``1/16``) gets the text and checks it itself
+            convert = {("int",): int, ("float",): float}.get(tuple(kinds), str)
             shown = "" if default is None else f" (default {default})"
             parser.add_argument(flag, type=convert, metavar=field.name.upper(), help=text + shown)
 
@@ -467,10 +471,10 @@ def _add_compress(sub) -> None:
         "extract and fine-tune the chosen subnet, export float16 and int8 (quantization-aware) bundles, benchmark "
         "them against the teacher on this host's CPU and write OUT/report.html. The same command again skips "
         "finished stages and resumes an interrupted one. Settings come from the flags, or from --config FILE "
-        "(.toml or .json, keys = the flag names with underscores); a flag overrides the file.",
+        "(.toml, .yaml or .json, keys = the flag names with underscores); a flag overrides the file.",
     )
     p.add_argument("--out", required=True, help="the compress folder (one run dir per stage inside)")
-    p.add_argument("--config", help="a .toml or .json file of settings")
+    p.add_argument("--config", help="a .toml, .yaml / .yml or .json file of settings")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
     add_settings_flags(p, CompressSettings)
     p.set_defaults(func=_cmd_compress)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -13,6 +17,7 @@ from tfgancomp.pipeline import TeacherSettings, train_teacher
 from tfgancomp.pipeline.compress import STAGES, CompressSettings, derived_space, parse_ratio, settings_from_mapping
 
 QUIET = dict(verbose=0, log=lambda *_: None)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +31,52 @@ def setup(tmp_path_factory):
     return root, data, teacher
 
 
-def test_compress_end_to_end_then_the_same_command_skips_every_stage(setup, tmp_path, capsys):
+def _kill_when(command: list[str], ready, what: str) -> None:
+    """Start ``command``, SIGKILL it as soon as ``ready()`` holds, and check that it was still running then."""
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not ready() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, f"compress finished (or failed) before it could be killed {what}"
+
+
+def _temps(folder: str) -> list[str]:
+    return [os.path.join(d, n) for d, _, names in os.walk(folder) for n in names if n.startswith(".tmp")]
+
+
+def test_compress_killed_in_training_and_in_export_then_finishes_and_skips_every_stage(setup, tmp_path, capsys):
+    """SIGKILL mid supernet training, then mid export; the same command completes, skipping finished stages."""
     _, data, teacher = setup
     out = str(tmp_path / "run")
-    config = tmp_path / "compress.toml"
-    config.write_text(f'data = "{data}"\nteacher = "{teacher}"\nmacs_ratio = "1/8"\nsupernet_epochs = 1\n'
-                      'trials = 4\npopulation = 2\nsearch_images = 4\nfinetune_epochs = 1\nbatch_size = 2\n'
-                      'precisions = ["float16", "int8"]\nqat_epochs = 0\nbenchmark_runs = 3\n')  # fmt: skip
+    config = tmp_path / "compress.yaml"  # YAML here, TOML in the refusal tests below
+    config.write_text(f"data: {data}\nteacher: {teacher}\nmacs_ratio: 1/8\nsupernet_epochs: 3\ntrials: 4\n"
+                      "population: 2\nsearch_images: 4\nfinetune_epochs: 1\nbatch_size: 2\n"
+                      "precisions: [float16, int8]\nqat_epochs: 0\nbenchmark_runs: 3\n")  # fmt: skip
     argv = ["compress", "--config", str(config), "--out", out, "--quiet"]
+    command = [sys.executable, "-m", "tfgancomp.cli", *argv]
+    stages_file = os.path.join(out, "stages.json")
+
+    def stages():
+        return json.load(open(stages_file)) if os.path.exists(stages_file) else {}
+
+    # 1. killed once the supernet's first of three epochs is checkpointed
+    _kill_when(command, lambda: os.path.exists(os.path.join(out, "supernet", "checkpoints", "checkpoint")),
+               "during supernet training")  # fmt: skip
+    assert "supernet" not in stages()
+    # 2. the same command: resumes the supernet, searches, extracts, fine-tunes; killed as the export begins
+    _kill_when(command, lambda: os.path.isdir(os.path.join(out, "export")), "during the export")
+    assert "finetune" in stages() and "export" not in stages()
+    # 3. the same command completes, every stage finished before is skipped
     assert main(argv) == 0
     printed = capsys.readouterr().out
+    for name in ("teacher", "supernet", "search", "extract", "finetune"):
+        assert f"{name}: done before, skipped" in printed
+    assert "export: done before" not in printed and "[6/8] export: done in" in printed
+    assert not _temps(out), _temps(out)
+    supernet_history = json.load(open(os.path.join(out, "supernet", "history.json")))
+    assert [h["epoch"] for h in supernet_history] == [1, 2, 3]  # resumed, not restarted
     assert "| teacher (float16) |" in printed and "| compressed int8 |" in printed and "report.html" in printed
     stages = json.load(open(os.path.join(out, "stages.json")))
     assert set(stages) == set(STAGES)
@@ -53,7 +94,6 @@ def test_compress_end_to_end_then_the_same_command_skips_every_stage(setup, tmp_
     page = open(os.path.join(out, "report.html")).read()
     assert page.count("data:image/png;base64,") == 3 and "<table>" in page and "compressed float16" in page
     assert "## held-out examples" in open(os.path.join(out, "report.md")).read()
-    assert not [n for n in os.listdir(out) if n.startswith(".tmp-")]
 
     # the same command again: every stage is skipped, nothing is rewritten
     generator = os.path.join(out, "finetune", "generator.keras")

@@ -36,7 +36,7 @@ from tfgancomp.pipeline.rundir import (
     write_json,
     write_settings,
 )
-from tfgancomp.validation import check_choice, check_positive_int
+from tfgancomp.validation import check_choice, check_field_type, check_positive_int
 
 #: The stages of a compress run, in order.
 STAGES = ("teacher", "supernet", "search", "extract", "finetune", "export", "benchmark", "report")
@@ -64,6 +64,7 @@ class CompressSettings:
         task: ``"pix2pix"``, ``"cyclegan"`` or ``"gaugan"`` (default: the teacher run's task, else pix2pix).
         teacher: A trained teacher (a run dir of any stage, or a ``.keras`` generator); ``None``: train one here.
         teacher_ngf: Width of the teacher trained here.
+        teacher_ndf: Width of the teacher's discriminator (the student stages start from it).
         teacher_blocks: Residual blocks of the teacher trained here (ResNet tasks).
         teacher_epochs: Epochs of the teacher trained here (the last half decays linearly).
         size: Training image height (default: the teacher run's, else 128).
@@ -89,6 +90,7 @@ class CompressSettings:
     task: str | None = None
     teacher: str | None = None
     teacher_ngf: int = 64
+    teacher_ndf: int = 64
     teacher_blocks: int = 9
     teacher_epochs: int = 5
     size: int | None = None
@@ -116,8 +118,8 @@ class CompressSettings:
             check_choice("task", self.task, TASKS)
         if self.teacher is not None and not os.path.exists(self.teacher):
             raise ValueError(f"teacher {self.teacher} does not exist: give a teacher run dir or a .keras generator")
-        for what in ("teacher_ngf", "teacher_blocks", "teacher_epochs", "batch_size", "supernet_epochs", "trials",
-                     "population", "search_images", "finetune_epochs", "benchmark_runs"):  # fmt: skip
+        for what in ("teacher_ngf", "teacher_ndf", "teacher_blocks", "teacher_epochs", "batch_size", "supernet_epochs",
+                     "trials", "population", "search_images", "finetune_epochs", "benchmark_runs"):  # fmt: skip
             check_positive_int(what, getattr(self, what))
         if self.size is not None:
             check_positive_int("size", self.size)
@@ -158,9 +160,10 @@ def settings_from_mapping(mapping: dict, source: str = "the settings") -> Compre
     for key, value in mapping.items():
         if key not in fields:
             raise ValueError(f"{source}: unknown key {key!r}; expected one of {', '.join(fields)}")
-        expected = _EXPECTED.get(key)
-        if value is not None and expected is not None and not _has_type(value, expected[0]):
-            raise ValueError(f"{source}: {key} must be {expected[1]}, got {value!r}")
+        try:
+            check_field_type(fields[key], value)
+        except ValueError as err:
+            raise ValueError(f"{source}: {err}") from None
     if "data" not in mapping:
         raise ValueError(f"{source}: the key 'data' (the dataset folder) is required")
     try:
@@ -169,34 +172,20 @@ def settings_from_mapping(mapping: dict, source: str = "the settings") -> Compre
         raise ValueError(f"{source}: {err}") from None
 
 
-_EXPECTED = {
-    "data": (str, "a folder path"), "task": (str, "pix2pix, cyclegan or gaugan"), "teacher": (str, "a path"),
-    "teacher_ngf": (int, "an integer"), "teacher_blocks": (int, "an integer"), "teacher_epochs": (int, "an integer"),
-    "size": (int, "an integer"), "batch_size": (int, "an integer"), "macs_ratio": ((str, float, int), "like 1/16"),
-    "budget_macs": ((float, int), "a number of MACs"), "space": (str, "a space name or JSON file"),
-    "sampling": (str, "uniform or sandwich"), "supernet_epochs": (int, "an integer"), "trials": (int, "an integer"),
-    "population": (int, "an integer"), "search_images": (int, "an integer"), "finetune_epochs": (int, "an integer"),
-    "precisions": ((list, tuple), "a list of precisions"), "qat_epochs": (int, "an integer"),
-    "benchmark_runs": (int, "an integer"), "seed": (int, "an integer"),
-}  # fmt: skip
-
-
-def _has_type(value, types) -> bool:
-    types = types if isinstance(types, tuple) else (types,)
-    if isinstance(value, bool):  # TOML / JSON booleans are not numbers here
-        return bool in types
-    return isinstance(value, types)
-
-
 def read_config(path: str) -> dict:
-    """The table of a ``.toml`` or ``.json`` config file, read safely (no code, no object construction).
+    """The table of a ``.toml``, ``.yaml`` / ``.yml`` or ``.json`` config file, read safely.
+
+    TOML and JSON build no objects; YAML is read with ``yaml.safe_load`` (plain scalars, lists and mappings only: no
+    tags that construct Python objects).
 
     Raises:
-        ValueError: naming the file when it is missing, of an unknown kind, or not valid.
+        ValueError: naming the file when it is missing, of an unknown kind, not valid, or not a table of settings.
     """
     if not os.path.isfile(path):
         raise ValueError(f"config file {path} does not exist")
     kind = os.path.splitext(path)[1].lower()
+    if kind not in (".toml", ".json", ".yaml", ".yml"):
+        raise ValueError(f"config file {path}: expected a .toml, .yaml, .yml or .json file")
     try:
         if kind == ".toml":
             try:
@@ -204,13 +193,24 @@ def read_config(path: str) -> dict:
             except ModuleNotFoundError:  # Python 3.10
                 import tomli as tomllib
             with open(path, "rb") as f:
-                return tomllib.load(f)
-        if kind == ".json":
+                table = tomllib.load(f)
+        elif kind == ".json":
             with open(path) as f:
-                return json.load(f)
+                table = json.load(f)
+        else:
+            import yaml
+
+            with open(path) as f:
+                table = yaml.safe_load(f)
     except (ValueError, UnicodeDecodeError) as err:  # tomllib.TOMLDecodeError and JSONDecodeError are ValueErrors
         raise ValueError(f"config file {path} is not valid {kind[1:].upper()}: {err}") from None
-    raise ValueError(f"config file {path}: expected a .toml or .json file")
+    except Exception as err:  # yaml.YAMLError (kept out of the import so that TOML users need no YAML)
+        if type(err).__module__.startswith("yaml"):
+            raise ValueError(f"config file {path} is not valid YAML: {' '.join(str(err).split())}") from None
+        raise
+    if not isinstance(table, dict):
+        raise ValueError(f"config file {path}: expected a table of settings (key = value), got {type(table).__name__}")
+    return table
 
 
 # --------------------------------------------------------------------------------------------- the plan
@@ -231,9 +231,9 @@ def _teacher_model(s: CompressSettings):
 def _teacher_settings(s: CompressSettings):
     from tfgancomp.pipeline.teacher import TeacherSettings
 
-    return TeacherSettings(s.task or "pix2pix", s.data, ngf=s.teacher_ngf, n_blocks=s.teacher_blocks,
-                           size=s.size or 128, epochs=s.teacher_epochs, decay_epochs=s.teacher_epochs // 2,
-                           batch_size=s.batch_size, seed=s.seed)  # fmt: skip
+    return TeacherSettings(s.task or "pix2pix", s.data, ngf=s.teacher_ngf, ndf=s.teacher_ndf,
+                           n_blocks=s.teacher_blocks, size=s.size or 128, epochs=s.teacher_epochs,
+                           decay_epochs=s.teacher_epochs // 2, batch_size=s.batch_size, seed=s.seed)  # fmt: skip
 
 
 def derived_space(teacher_ngf: int, family: str) -> dict:
@@ -389,7 +389,7 @@ def _compress(s: CompressSettings, out_dir: str, decided: dict, log, verbose: in
 
     def searching():
         rows = search(path["supernet"], path["search"], decided["budget_macs"], "evolution", s.trials,
-                      images=s.search_images, population=s.population, seed=s.seed)  # fmt: skip
+                      images=s.search_images, population=s.population, seed=s.seed, verbose=verbose)  # fmt: skip
         return {"run": path["search"], "config": rows[0]["config"], "macs": rows[0]["macs"],
                 "score": rows[0]["score"]}  # fmt: skip
 

@@ -13,7 +13,7 @@ from tfgancomp.validation import check_positive_int, check_positive_number
 
 def search(supernet_run: str, out_dir: str, budget_macs: float, oracle: str = "evolution", trials: int = 100,
            space: str | None = None, images: int = 16, objective: str | None = None, population: int = 50,
-           seed: int = 0, inception_weights: str | None = None) -> list[dict]:  # fmt: skip
+           seed: int = 0, inception_weights: str | None = None, verbose: int = 0) -> list[dict]:  # fmt: skip
     """Search a trained supernet's configurations under a MACs budget; resumable (same ``out_dir`` continues).
 
     Args:
@@ -30,6 +30,7 @@ def search(supernet_run: str, out_dir: str, budget_macs: float, oracle: str = "e
         seed: Oracle seed.
         inception_weights: Local Inception-v3 (no top) weights file: every trial also reports FID and KID to the
             truth images of the slice.
+        verbose: 1: a progress bar over the trials with the best score so far; 2: one line at the end; 0: silent.
 
     Returns:
         The completed trials, best first.
@@ -45,7 +46,7 @@ def search(supernet_run: str, out_dir: str, budget_macs: float, oracle: str = "e
     role = os.environ.get("KERASTUNER_TUNER_ID")
     with folder_lock(out_dir, os.path.join(out_dir, f".lock-{role}") if role else None):
         return _search(supernet_run, out_dir, budget_macs, oracle, trials, space, images, objective, population, seed,
-                       inception_weights)  # fmt: skip
+                       inception_weights, verbose)  # fmt: skip
 
 
 def _check_search_state(project: str) -> None:
@@ -63,7 +64,7 @@ def _check_search_state(project: str) -> None:
 
 
 def _search(supernet_run, out_dir, budget_macs, oracle, trials, space, images, objective, population, seed,
-            inception_weights) -> list[dict]:  # fmt: skip
+            inception_weights, verbose) -> list[dict]:  # fmt: skip
     from tfgancomp.metrics.quality import InceptionFeatures
     from tfgancomp.search.oracle import ORACLES
     from tfgancomp.search.tuner import SupernetTuner, write_results
@@ -91,7 +92,7 @@ def _search(supernet_run, out_dir, budget_macs, oracle, trials, space, images, o
     features = InceptionFeatures(inception_weights) if inception_weights else None
     tuner = SupernetTuner(tuner_oracle, supernet, scoring_batches(settings, images), search_space, cost,
                           reference_cost, teacher, objective, directory=out_dir, project_name="search",
-                          features=features)  # fmt: skip
+                          features=features, verbose=verbose)  # fmt: skip
     tuner.search(verbose=0)
     rows = tuner.results()
     write_results(rows, out_dir, budget_macs)

@@ -10,7 +10,7 @@ import numpy as np
 from keras_tuner.engine.base_tuner import BaseTuner
 from PIL import Image, ImageDraw
 
-from tfgancomp.backend import tf
+from tfgancomp.backend import keras, tf
 from tfgancomp.metrics.quality import fid_from_features, kid_from_features, psnr, ssim
 from tfgancomp.search.oracle import config_of
 from tfgancomp.search.space import SearchSpace
@@ -44,11 +44,13 @@ class SupernetTuner(BaseTuner):
         project_name: KerasTuner project name.
         overwrite: Start afresh instead of resuming.
         features: Optional ``features(images) -> (n, d)`` array (Inception pool features) for FID / KID.
+        verbose: 1: a progress bar over the trials (finished trials of a resumed search count as done) with the
+            best score so far; 2: one line when the search ends; 0: silent.
     """
 
     def __init__(self, oracle, supernet, batches, space: SearchSpace, cost, reference_cost=None, teacher=None,
                  objective: str = "psnr", directory=None, project_name="search", overwrite=False,
-                 features=None):  # fmt: skip
+                 features=None, verbose: int = 0):  # fmt: skip
         if objective not in SCORES:
             raise ValueError(f"objective must be one of {SCORES}, got {objective!r}")
         if objective == "psnr_to_teacher" and teacher is None:
@@ -68,6 +70,34 @@ class SupernetTuner(BaseTuner):
         self.features = features
         self.real_features = features(np.concatenate([y for _, y in self.batches])) if features else None
         self._generate = tf.function(lambda x, c: supernet(x, c, training=False), reduce_retracing=True)
+        self.verbose, self._bar = verbose, None
+
+    def _progress(self) -> tuple[int, list]:
+        """``(finished trials, [("best", score)])`` for the progress bar."""
+        done = [t for t in self.oracle.trials.values() if t.status == "COMPLETED" and t.score is not None]
+        return len(done), [("best", max(t.score for t in done))] if done else []
+
+    def on_search_begin(self):
+        super().on_search_begin()
+        if self.verbose:
+            self._bar = keras.utils.Progbar(self.oracle.max_trials, verbose=self.verbose, stateful_metrics=["best"],
+                                            unit_name="trial")  # fmt: skip
+            done, values = self._progress()
+            if done:
+                self._bar.update(done, values)
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        if self._bar is not None:
+            done, values = self._progress()
+            self._bar.update(min(done, self.oracle.max_trials), values)
+
+    def on_search_end(self):
+        super().on_search_end()
+        if self._bar is not None:
+            done, values = self._progress()
+            self._bar.update(done, values, finalize=True)
+            self._bar = None
 
     def score(self, config) -> dict:
         """Scores of one configuration (also usable outside a search)."""
