@@ -8,6 +8,9 @@ import json
 import os
 import sys
 
+#: The names of --strategy (tfgancomp.pipeline.distribute.STRATEGIES, which a test keeps equal).
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
 #: Listed for --help without importing TensorFlow; the registry (tfgancomp.models.ARCHITECTURES) validates.
 ARCH_HELP = "resnet, mobile_resnet, sub_mobile_resnet, spade, mobile_spade, sub_mobile_spade, patchgan, multiscale"
 
@@ -141,7 +144,9 @@ def _add_run_flags(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of weights and data order")
     p.add_argument("--num-samples", type=int, default=4, help="examples in each epoch's sample grid")
     p.add_argument("--skip-bad-files", action="store_true", help="skip and count bad data files instead of stopping")
-    p.add_argument("--mirrored", action="store_true", help="train under tf.distribute.MirroredStrategy")
+    p.add_argument("--strategy", default="default", choices=STRATEGIES,
+                   help="tf.distribute strategy: default (one device), mirrored (every GPU of this host), "
+                   "multi-worker (the cluster in TF_CONFIG; start the same command on every worker)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="one line per epoch")
     p.add_argument("--restart", action="store_true",
                    help="delete this run's files in --out (checkpoints, generator, history, samples, logs, metrics, "
@@ -186,7 +191,6 @@ def _add_train_teacher(sub) -> None:
 
 
 def _cmd_train_teacher(args) -> int:
-    from tfgancomp.backend import tf
     from tfgancomp.pipeline import TeacherSettings, TrainingDiverged, train_teacher
 
     settings = TeacherSettings(
@@ -199,10 +203,9 @@ def _cmd_train_teacher(args) -> int:
         label_nc=args.label_nc, instance=args.instance, direction=args.direction, seed=args.seed,
         num_samples=args.num_samples, on_error="skip" if args.skip_bad_files else "raise",
     )  # fmt: skip
-    strategy = tf.distribute.MirroredStrategy() if args.mirrored else None
     try:
         metrics = train_teacher(
-            settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1, restart=args.restart
+            settings, args.out, strategy=args.strategy, verbose=2 if args.quiet else 1, restart=args.restart
         )
     except TrainingDiverged as err:
         print(f"tfgancomp train-teacher: training diverged: {err}", file=sys.stderr)
@@ -277,12 +280,12 @@ def _cmd_distill(args) -> int:
 
 def _run_distill(settings, args) -> int:
     """Run a distillation (``distill`` / ``finetune``) and print its figures."""
-    from tfgancomp.backend import tf
     from tfgancomp.pipeline import TrainingDiverged, distill
 
-    strategy = tf.distribute.MirroredStrategy() if args.mirrored else None
     try:
-        metrics = distill(settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1, restart=args.restart)
+        metrics = distill(
+            settings, args.out, strategy=args.strategy, verbose=2 if args.quiet else 1, restart=args.restart
+        )
     except TrainingDiverged as err:
         print(f"tfgancomp {args.command}: training diverged: {err}", file=sys.stderr)
         return 1
@@ -323,7 +326,6 @@ def _add_train_supernet(sub) -> None:
 
 
 def _cmd_train_supernet(args) -> int:
-    from tfgancomp.backend import tf
     from tfgancomp.pipeline import SupernetSettings, TrainingDiverged, train_supernet
 
     settings = SupernetSettings(
@@ -334,10 +336,9 @@ def _cmd_train_supernet(args) -> int:
         beta1=args.beta1, seed=args.seed, num_samples=args.num_samples,
         on_error="skip" if args.skip_bad_files else "raise",
     )  # fmt: skip
-    strategy = tf.distribute.MirroredStrategy() if args.mirrored else None
     try:
         metrics = train_supernet(
-            settings, args.out, strategy=strategy, verbose=2 if args.quiet else 1, restart=args.restart
+            settings, args.out, strategy=args.strategy, verbose=2 if args.quiet else 1, restart=args.restart
         )
     except TrainingDiverged as err:
         print(f"tfgancomp train-supernet: training diverged: {err}", file=sys.stderr)
@@ -494,6 +495,8 @@ def _cmd_compress(args) -> int:
     if "data" not in values:
         raise ValueError("give the dataset folder (--data, or data = ... in --config)")
     figures = compress(settings_from_mapping(values, source), args.out, verbose=2 if args.quiet else 1)
+    if not figures:  # another worker of a multi-worker run: the chief writes the report
+        return 0
     from tfgancomp.pipeline.report import markdown_table, table_rows
 
     print(markdown_table(table_rows(figures)))

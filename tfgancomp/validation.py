@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 
 def check_choice(what: str, value, choices) -> None:
@@ -36,7 +37,7 @@ def field_kinds(field) -> list[str]:
 
     ``None`` is left out: ``"float | str | None"`` → ``["float", "str"]``, ``"tuple[str, ...]"`` → ``["list"]``.
     """
-    words = str(field.type).replace("None", "").replace("|", " ").split()
+    words = re.sub(r"\[.*\]", "", str(field.type)).replace("None", "").replace("|", " ").split()
     return ["list" if w.startswith(("tuple", "list")) else w for w in words]
 
 

@@ -144,3 +144,26 @@ def test_settings_values():
     with pytest.raises(ValueError, match="qat_epochs must be an integer >= 0"):
         CompressSettings(".", qat_epochs=-1)
     assert CompressSettings(".").macs_ratio == 1 / 16
+
+
+def test_compress_on_two_workers_trains_in_step_and_the_chief_finishes(setup, tmp_path):
+    """``--strategy multi-worker``: both workers train supernet and fine-tune together; the chief does the rest."""
+    from tests.pipeline.test_distribute import finish, free_ports, start_workers
+
+    _, data, teacher = setup
+    out = str(tmp_path / "run")
+    argv = [sys.executable, "-m", "tfgancomp.cli", "compress", "--data", data, "--teacher", teacher, "--out", out,
+            "--macs-ratio", "1/8", "--supernet-epochs", "1", "--trials", "2", "--population", "2", "--search-images",
+            "2", "--finetune-epochs", "1", "--batch-size", "2", "--precisions", "float16", "--benchmark-runs", "2",
+            "--quiet", "--strategy", "multi-worker"]  # fmt: skip
+    chief, worker = finish(start_workers(lambda i: argv, free_ports(2)), timeout=600)
+    assert "| compressed float16 |" in chief and "report:" in chief
+    assert "training stages done" in worker and "| compressed float16 |" not in worker
+    assert set(json.load(open(os.path.join(out, "stages.json")))) == set(STAGES)
+    for stage in ("supernet", "finetune"):  # the other worker's checkpoints, one per epoch as the chief's
+        mine = os.path.join(out, stage, ".workers", "worker-1", "checkpoints")
+        assert sorted(os.listdir(mine)) == sorted(os.listdir(os.path.join(out, stage, "checkpoints")))
+    assert sorted(os.listdir(out)) == sorted([".lock", ".workers", "plan.json", "settings.json", "space.json",
+                                              "stages.json", *STAGES[1:6], "benchmark.json", "report", "report.json",
+                                              "report.md", "report.html"])  # fmt: skip
+    assert sorted(os.listdir(os.path.join(out, ".workers", "worker-1"))) == [".lock", "space.json"]  # its plan

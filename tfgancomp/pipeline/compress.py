@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
+from tfgancomp.pipeline.distribute import STRATEGIES, is_chief, resolve_strategy, worker_dir, worker_role
 from tfgancomp.pipeline.rundir import (
     as_json,
     check_same_settings,
@@ -84,6 +85,9 @@ class CompressSettings:
         qat_epochs: Quantization-aware training epochs before the int8 export (0: post-training int8).
         benchmark_runs: Timed runs of each model in the host benchmark (each alternating with the teacher's).
         seed: Seed of every stage.
+        strategy: ``tf.distribute`` strategy of the training stages: ``default`` (one device), ``mirrored`` (every
+            GPU of this host) or ``multi-worker`` (the cluster in ``TF_CONFIG``; the same command on every worker,
+            the compress folder on a file system they share; the chief searches, exports and reports).
     """
 
     data: str
@@ -108,6 +112,7 @@ class CompressSettings:
     qat_epochs: int = 3
     benchmark_runs: int = 20
     seed: int = 0
+    strategy: str = "default"
 
     stage: ClassVar[str] = "compress"
 
@@ -137,6 +142,7 @@ class CompressSettings:
                 raise ValueError(f"budget_macs must be a finite positive number of MACs, got {b!r}")
             object.__setattr__(self, "budget_macs", float(b))
         check_choice("sampling", self.sampling, ("uniform", "sandwich"))
+        check_choice("strategy", self.strategy, STRATEGIES)
         precisions = (self.precisions,) if isinstance(self.precisions, str) else tuple(self.precisions)
         if not precisions:
             raise ValueError("precisions must name at least one of " + ", ".join(PRECISIONS))
@@ -234,6 +240,22 @@ def _teacher_settings(s: CompressSettings):
     return TeacherSettings(s.task or "pix2pix", s.data, ngf=s.teacher_ngf, ndf=s.teacher_ndf,
                            n_blocks=s.teacher_blocks, size=s.size or 128, epochs=s.teacher_epochs,
                            decay_epochs=s.teacher_epochs // 2, batch_size=s.batch_size, seed=s.seed)  # fmt: skip
+
+
+def _supernet_settings(s: CompressSettings, teacher: str, decided: dict):
+    from tfgancomp.pipeline.supernet import SupernetSettings
+
+    return SupernetSettings(teacher, s.data, space=decided["space"]["path"], sampling=s.sampling,
+                            epochs=s.supernet_epochs, decay_epochs=s.supernet_epochs // 2, batch_size=s.batch_size,
+                            seed=s.seed)  # fmt: skip
+
+
+def _finetune_settings(s: CompressSettings, teacher: str, extract_dir: str):
+    from tfgancomp.pipeline.distill import DistillSettings, student_architecture
+
+    return DistillSettings(teacher, s.data, student_init=extract_dir, **student_architecture(extract_dir),
+                           epochs=s.finetune_epochs, decay_epochs=s.finetune_epochs // 2, batch_size=s.batch_size,
+                           seed=s.seed)  # fmt: skip
 
 
 def derived_space(teacher_ngf: int, family: str) -> dict:
@@ -336,6 +358,8 @@ class _Stages:
 def compress(settings: CompressSettings, out_dir: str, log=print, verbose: int = 2) -> dict:
     """Run (or continue) the whole compression in ``out_dir``; returns the report's figures (``report.json``).
 
+    In a multi-worker run (``strategy="multi-worker"``) the workers other than the chief return ``{}``.
+
     Running the same settings again skips the finished stages and resumes an interrupted one from its checkpoint.
 
     Raises:
@@ -346,9 +370,12 @@ def compress(settings: CompressSettings, out_dir: str, log=print, verbose: int =
     s = settings
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"{out_dir} is a file, not a folder")
+    strategy = resolve_strategy(s.strategy)  # first: a multi-worker strategy must exist before any other op runs
+    if not is_chief(strategy):
+        return _follow_the_chief(s, out_dir, strategy, log, verbose)
     with folder_lock(out_dir):
         remove_stale_temps(out_dir)
-        check_same_settings(out_dir, as_json(s), how="folder for other settings")
+        check_same_settings(out_dir, as_json(s), ("strategy",), how="folder for other settings")
         decided = plan(s, out_dir)
         write_settings(out_dir, s)
         write_json(os.path.join(out_dir, "plan.json"), decided)
@@ -358,13 +385,63 @@ def compress(settings: CompressSettings, out_dir: str, log=print, verbose: int =
         return _compress(s, out_dir, decided, log, verbose)
 
 
+def _follow_the_chief(s: CompressSettings, out_dir: str, strategy, log, verbose: int) -> dict:
+    """A multi-worker run's other worker: train each training stage in step with the chief, nothing else.
+
+    It skips what the chief's ``stages.json`` says is done, waits while the chief searches and extracts, and writes
+    only into ``OUT/.workers/`` (its plan) and the stages' ``.workers/`` folders.
+    """
+    from tfgancomp.pipeline.distill import distill
+    from tfgancomp.pipeline.supernet import train_supernet
+    from tfgancomp.pipeline.teacher import train_teacher
+
+    own_dir = worker_dir(out_dir, strategy)
+    with folder_lock(own_dir):
+        decided = plan(s, own_dir)
+    path = {k: os.path.join(out_dir, k) for k in ("teacher", "supernet", "extract", "finetune")}
+    teacher = s.teacher or path["teacher"]
+    done = read_json(os.path.join(out_dir, "stages.json")) or {}
+    if s.teacher is None and "teacher" not in done:
+        train_teacher(_teacher_settings(s), teacher, strategy, verbose=verbose, log=log)
+    if "supernet" not in done:
+        train_supernet(_supernet_settings(s, teacher, decided), path["supernet"], strategy, verbose=verbose, log=log)
+    _wait_for_stage(out_dir, "extract", log)
+    if "finetune" not in done:
+        distill(_finetune_settings(s, teacher, path["extract"]), path["finetune"], strategy, verbose=verbose, log=log)
+    log(f"worker {worker_role(strategy)}: training stages done; the chief exports, benchmarks and reports")
+    return {}
+
+
+def _wait_for_stage(out_dir: str, stage: str, log, grace: float = 120.0) -> None:
+    """Wait until the chief's ``stages.json`` lists ``stage``; fail if the chief's lock is gone (it stopped).
+
+    Raises:
+        ValueError: the chief is not running (its lock of ``out_dir`` was free after ``grace`` seconds).
+    """
+    from tfgancomp.pipeline.rundir import RunDirInUse
+
+    start, said = time.time(), False
+    while stage not in (read_json(os.path.join(out_dir, "stages.json")) or {}):
+        try:
+            with folder_lock(out_dir):
+                free = True
+        except RunDirInUse:
+            free = False
+        if free and time.time() - start > grace:
+            raise ValueError(f"the chief stopped before the {stage} stage of {out_dir} was done: start it again")
+        if not said:
+            log(f"waiting for the chief's {stage} stage in {out_dir} ...")
+            said = True
+        time.sleep(1.0)
+
+
 def _compress(s: CompressSettings, out_dir: str, decided: dict, log, verbose: int) -> dict:
-    from tfgancomp.pipeline.distill import DistillSettings, distill, student_architecture
+    from tfgancomp.pipeline.distill import distill
     from tfgancomp.pipeline.export import QATSettings, export_generator
     from tfgancomp.pipeline.extract import extract
     from tfgancomp.pipeline.report import write_report
     from tfgancomp.pipeline.search import search
-    from tfgancomp.pipeline.supernet import SupernetSettings, train_supernet
+    from tfgancomp.pipeline.supernet import train_supernet
     from tfgancomp.pipeline.teacher import train_teacher
 
     path = {k: os.path.join(out_dir, k) for k in ("teacher", "supernet", "search", "extract", "finetune", "qat_run")}
@@ -373,16 +450,13 @@ def _compress(s: CompressSettings, out_dir: str, decided: dict, log, verbose: in
 
     def train_the_teacher():
         if s.teacher is None:
-            train_teacher(_teacher_settings(s), teacher, verbose=verbose, log=log)
+            train_teacher(_teacher_settings(s), teacher, s.strategy, verbose=verbose, log=log)
         return {"run": teacher}
 
     stages.run("teacher", train_the_teacher)
 
     def supernet():
-        settings = SupernetSettings(teacher, s.data, space=decided["space"]["path"], sampling=s.sampling,
-                                    epochs=s.supernet_epochs, decay_epochs=s.supernet_epochs // 2,
-                                    batch_size=s.batch_size, seed=s.seed)  # fmt: skip
-        train_supernet(settings, path["supernet"], verbose=verbose, log=log)
+        train_supernet(_supernet_settings(s, teacher, decided), path["supernet"], s.strategy, verbose=verbose, log=log)
         return {"run": path["supernet"]}
 
     stages.run("supernet", supernet)
@@ -398,11 +472,7 @@ def _compress(s: CompressSettings, out_dir: str, decided: dict, log, verbose: in
                                                   s.search_images)})  # fmt: skip
 
     def finetune():
-        settings = DistillSettings(teacher, s.data, student_init=path["extract"],
-                                   **student_architecture(path["extract"]), epochs=s.finetune_epochs,
-                                   decay_epochs=s.finetune_epochs // 2, batch_size=s.batch_size,
-                                   seed=s.seed)  # fmt: skip
-        distill(settings, path["finetune"], verbose=verbose, log=log)
+        distill(_finetune_settings(s, teacher, path["extract"]), path["finetune"], s.strategy, verbose=verbose, log=log)
         return {"run": path["finetune"]}
 
     stages.run("finetune", finetune)

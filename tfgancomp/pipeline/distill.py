@@ -35,6 +35,7 @@ from tfgancomp.models import (
 from tfgancomp.models.base import ZooModel
 from tfgancomp.models.config import TASK_FAMILIES, parse_config
 from tfgancomp.pipeline.common import compile_with_adam, held_out_scores, perceptual_loss
+from tfgancomp.pipeline.distribute import resolve_strategy, shard_by_example, worker_dir
 from tfgancomp.pipeline.rundir import (
     ResumableRun,
     check_run_settings,
@@ -432,7 +433,8 @@ def run_distillation(settings: DistillSettings, run_dir: str, build, exported, s
         run_dir: Output folder (created).
         build: ``build(resolved_settings, teacher, log) -> (task, info)`` (inside the strategy's scope).
         exported: ``exported(task)`` -> the plain generator saved as ``generator.keras`` and profiled.
-        strategy: A ``tf.distribute`` strategy (default: the current one); ``batch_size`` is the global batch.
+        strategy: A ``tf.distribute`` strategy or its name (:data:`~tfgancomp.pipeline.distribute.STRATEGIES`;
+            default: the current one); ``batch_size`` is the global batch.
         verbose: ``fit`` verbosity.
         log: Where progress messages go.
         restart: Delete the run's files in ``run_dir`` first and train from scratch.
@@ -446,18 +448,20 @@ def run_distillation(settings: DistillSettings, run_dir: str, build, exported, s
             a checkpoint), or bad data.
         RunDirInUse: Another command is using ``run_dir``.
     """
-    strategy = strategy or tf.distribute.get_strategy()
+    strategy = resolve_strategy(strategy)  # first: a multi-worker strategy must exist before any other op runs
     with strategy.scope():
         teacher = load_teacher(settings)
         s = settings.resolved(teacher)
         if tuple(teacher.inputs[0].shape[1:3]) not in (s.shape, (None, None)):
             teacher = load_teacher(s, s.shape)  # rebuilt for the training resolution
-    with folder_lock(run_dir):
-        open_run_dir(run_dir, s, RESUMABLE_CHANGES, restart)
-        return _distil(s, teacher, run_dir, build, exported, strategy, verbose, log)
+    own_dir = worker_dir(run_dir, strategy)
+    with folder_lock(own_dir):
+        open_run_dir(own_dir, s, RESUMABLE_CHANGES, restart)
+        return _distil(s, teacher, own_dir, build, exported, strategy, verbose, log, run_dir)
 
 
-def _distil(s: DistillSettings, teacher, run_dir: str, build, exported, strategy, verbose: int, log) -> dict:
+def _distil(s: DistillSettings, teacher, run_dir: str, build, exported, strategy, verbose: int, log,
+            chief_dir: str) -> dict:  # fmt: skip
 
     keras.utils.set_random_seed(s.seed)
     train, held_out, features = open_data(s, log)
@@ -465,7 +469,8 @@ def _distil(s: DistillSettings, teacher, run_dir: str, build, exported, strategy
     with strategy.scope():
         distiller, info = build(s, teacher, log)
     write_settings(run_dir, s)
-    run = ResumableRun(run_dir, distiller, strategy, state=distiller.checkpoint_state(), log=log)
+    run = ResumableRun(run_dir, distiller, strategy, state=distiller.checkpoint_state(), log=log,
+                       restore_dir=chief_dir)  # fmt: skip
     metrics_path = os.path.join(run_dir, "metrics.json")
     metrics = read_json(metrics_path) or {}
     if run.restore(s.epochs) == 0:
@@ -490,7 +495,8 @@ def _distil(s: DistillSettings, teacher, run_dir: str, build, exported, strategy
         return [columns[0], columns[1], columns[2].numpy(), *columns[3:]]
 
     title = "input | teacher | student" + (" | truth" if held_out is not None else "")
-    run.fit(train.dataset, s.epochs, s.lr, s.decay_epochs, [distiller.g_optimizer, distiller.d_optimizer],
+    run.fit(shard_by_example(train.dataset), s.epochs, s.lr, s.decay_epochs,
+            [distiller.g_optimizer, distiller.d_optimizer],
             lambda: {"generator": exported(distiller)}, render, grid_title=title, verbose=verbose)  # fmt: skip
     if held_out is not None:
         metrics["final"] = evaluate_student(distiller.student, teacher, held_out, features)

@@ -255,10 +255,14 @@ class ResumableRun:
         state: What the checkpoint holds (default ``{"task": task}``); a task with frozen parts (a teacher)
             leaves them out.
         log: Where progress messages go.
+        restore_dir: The run dir whose latest checkpoint :meth:`restore` reads (default ``run_dir``): a
+            multi-worker run's other workers resume from the chief's.
     """
 
-    def __init__(self, run_dir: str, task, strategy, state: dict | None = None, log=print):
+    def __init__(self, run_dir: str, task, strategy, state: dict | None = None, log=print,
+                 restore_dir: str | None = None):  # fmt: skip
         self.run_dir, self.task, self.log = run_dir, task, log
+        self.restore_dir = restore_dir or run_dir
         with strategy.scope():
             self.epoch = tf.Variable(0, trainable=False, dtype=tf.int64, name="epoch")
         self.checkpoint = tf.train.Checkpoint(**(state or {"task": task}), epoch=self.epoch)
@@ -268,7 +272,7 @@ class ResumableRun:
 
     def restore(self, total_epochs: int) -> int:
         """Restore the latest checkpoint if there is one; returns the number of completed epochs (0 when fresh)."""
-        latest = self.manager.latest_checkpoint
+        latest = tf.train.latest_checkpoint(os.path.join(self.restore_dir, "checkpoints"))
         if not latest:
             self.history = []
             return 0
@@ -280,7 +284,7 @@ class ResumableRun:
                              "run the same command with --restart to start over") from None  # fmt: skip
         done = int(self.epoch.numpy())
         self.history = [h for h in self.history if h["epoch"] <= done]
-        self.log(f"resuming from {self.manager.latest_checkpoint}: {done} of {total_epochs} epochs done")
+        self.log(f"resuming from {latest}: {done} of {total_epochs} epochs done")
         return done
 
     @property

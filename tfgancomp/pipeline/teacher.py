@@ -19,11 +19,12 @@ import os
 from dataclasses import dataclass
 from typing import ClassVar
 
-from tfgancomp.backend import keras, tf
+from tfgancomp.backend import keras
 from tfgancomp.data import LAYOUTS, ReaderSettings, open_split, read_description, read_paired_folders
 from tfgancomp.metrics.quality import InceptionFeatures
 from tfgancomp.models import MultiscaleDiscriminator, PatchGANDiscriminator, ResNetGenerator, SPADEGenerator
 from tfgancomp.pipeline.common import compile_with_adam, held_out_scores, perceptual_loss
+from tfgancomp.pipeline.distribute import resolve_strategy, shard_by_example, worker_dir
 from tfgancomp.pipeline.rundir import (
     ResumableRun,
     check_run_settings,
@@ -288,7 +289,8 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
     Args:
         settings: The run's settings.
         run_dir: Output folder (created).
-        strategy: A ``tf.distribute`` strategy (default: the current one); ``batch_size`` is the global batch.
+        strategy: A ``tf.distribute`` strategy or its name (:data:`~tfgancomp.pipeline.distribute.STRATEGIES`;
+            default: the current one); ``batch_size`` is the global batch.
         verbose: ``fit`` verbosity.
         log: Where progress messages go.
         restart: Delete the run's files in ``run_dir`` first and train from scratch.
@@ -299,22 +301,23 @@ def train_teacher(settings: TeacherSettings, run_dir: str, strategy=None, verbos
             (:class:`~tfgancomp.data.DataError`).
         RunDirInUse: Another command is using ``run_dir``.
     """
+    strategy = resolve_strategy(strategy)  # first: a multi-worker strategy must exist before any other op runs
     s = settings.resolved()
-    with folder_lock(run_dir):
-        open_run_dir(run_dir, s, RESUMABLE_CHANGES, restart)
-        return _train_teacher(s, run_dir, strategy, verbose, log)
+    own_dir = worker_dir(run_dir, strategy)
+    with folder_lock(own_dir):
+        open_run_dir(own_dir, s, RESUMABLE_CHANGES, restart)
+        return _train_teacher(s, own_dir, strategy, verbose, log, run_dir)
 
 
-def _train_teacher(s: TeacherSettings, run_dir: str, strategy, verbose: int, log) -> dict:
+def _train_teacher(s: TeacherSettings, run_dir: str, strategy, verbose: int, log, chief_dir: str) -> dict:
 
     keras.utils.set_random_seed(s.seed)
     train, held_out, features = open_data(s, log)
 
-    strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         task = build_task(s, log)
     write_settings(run_dir, s)
-    run = ResumableRun(run_dir, task, strategy, log=log)
+    run = ResumableRun(run_dir, task, strategy, log=log, restore_dir=chief_dir)
     metrics_path = os.path.join(run_dir, "metrics.json")
     metrics = read_json(metrics_path) or {}
     if run.restore(s.epochs) == 0 and held_out is not None:
@@ -330,8 +333,8 @@ def _train_teacher(s: TeacherSettings, run_dir: str, strategy, verbose: int, log
             target = task.generator_ba(out, training=False).numpy()
         return [show_inputs(sample_inputs, s.task), out, target]
 
-    run.fit(train.dataset, s.epochs, s.lr, s.decay_epochs, [task.g_optimizer, task.d_optimizer], _generators(task),
-            render, verbose=verbose)  # fmt: skip
+    run.fit(shard_by_example(train.dataset), s.epochs, s.lr, s.decay_epochs, [task.g_optimizer, task.d_optimizer],
+            _generators(task), render, verbose=verbose)  # fmt: skip
     if held_out is not None:
         metrics["final"] = evaluate(task.generator, held_out, features)
     return record_run(metrics, run, train, metrics_path)
