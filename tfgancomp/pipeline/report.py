@@ -193,6 +193,7 @@ def curves_figure(figures: dict, out_dir: str, path: str) -> str | None:
                 ax.plot(epochs, [h[key] for h in history], marker="o", label=key)
         ax.set_title(name)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)  # whole epochs, also for a one-epoch stage
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         ax.legend(fontsize=8)

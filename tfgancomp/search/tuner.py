@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import time
 
 import numpy as np
 from keras_tuner.engine.base_tuner import BaseTuner
@@ -70,7 +71,7 @@ class SupernetTuner(BaseTuner):
         self.features = features
         self.real_features = features(np.concatenate([y for _, y in self.batches])) if features else None
         self._generate = tf.function(lambda x, c: supernet(x, c, training=False), reduce_retracing=True)
-        self.verbose, self._bar = verbose, None
+        self.verbose, self._bar, self._started = verbose, None, time.time()
 
     def _progress(self) -> tuple[int, list]:
         """``(finished trials, [("best", score)])`` for the progress bar."""
@@ -79,7 +80,8 @@ class SupernetTuner(BaseTuner):
 
     def on_search_begin(self):
         super().on_search_begin()
-        if self.verbose:
+        self._started = time.time()
+        if self.verbose == 1:
             self._bar = keras.utils.Progbar(self.oracle.max_trials, verbose=self.verbose, stateful_metrics=["best"],
                                             unit_name="trial")  # fmt: skip
             done, values = self._progress()
@@ -94,10 +96,13 @@ class SupernetTuner(BaseTuner):
 
     def on_search_end(self):
         super().on_search_end()
+        done, values = self._progress()
         if self._bar is not None:
-            done, values = self._progress()
             self._bar.update(done, values, finalize=True)
             self._bar = None
+        elif self.verbose == 2:  # one line (Progbar's verbose-2 line times an "epoch" that is not one)
+            best = f", best {values[0][1]:.4f}" if values else ""
+            print(f"{done}/{self.oracle.max_trials} trials in {time.time() - self._started:.0f} s{best}")
 
     def score(self, config) -> dict:
         """Scores of one configuration (also usable outside a search)."""
