@@ -39,8 +39,8 @@ format: $(STAMP)
 DEMO := runs/demo
 $(DEMO)/edges2shapes/dataset.json: | $(STAMP)
 	rm -rf $(DEMO)/edges2shapes
-	$(VENV)/bin/tfgancomp data synth --task edges2shapes --out $(DEMO)/edges2shapes --size 64 --num-train 120 \
-		--num-test 50 --seed 0
+	$(VENV)/bin/tfgancomp data synth --task edges2shapes --out $(DEMO)/edges2shapes --size 64 --num-train 300 \
+		--num-test 100 --seed 0
 
 demo: $(STAMP) $(DEMO)/edges2shapes/dataset.json
 	$(VENV)/bin/tfgancomp compress --config configs/demo.toml --out $(DEMO)/compress --quiet

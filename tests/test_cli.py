@@ -84,3 +84,37 @@ def test_help_lists_exactly_the_registered_architectures():
     from tfgancomp.models import ARCHITECTURES
 
     assert ARCH_HELP.split(", ") == list(ARCHITECTURES)
+
+
+def _options(command: str) -> dict:
+    """``{dest: action}`` of one subcommand's parser."""
+    from tfgancomp.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    return {a.dest: a for a in sub._actions if a.dest != "help"}
+
+
+def test_training_commands_take_their_flags_and_defaults_from_the_settings_fields():
+    import dataclasses
+
+    from tfgancomp import cli
+    from tfgancomp.pipeline import CompressSettings, DistillSettings, SupernetSettings, TeacherSettings
+
+    run_flags = {"out", "skip_bad_files", "strategy", "quiet", "restart"}
+    for command, cls, skip, extra in (
+        ("train-teacher", TeacherSettings, ("on_error",), run_flags),
+        ("distill", DistillSettings, ("on_error", "quantize"), run_flags),
+        ("train-supernet", SupernetSettings, cli.SUPERNET_SKIPS, run_flags),
+        ("finetune", DistillSettings, cli.FINETUNE_SKIPS, run_flags | {"generator"}),
+        ("compress", CompressSettings, (), {"out", "config", "quiet"}),
+    ):
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+        options = _options(command)
+        assert set(options) == set(fields) | extra, command
+        for name, field in fields.items():
+            action = options[name]
+            assert action.option_strings[0] == "--" + name.replace("_", "-")
+            assert action.default is None  # unset: the field's default applies (and --help states it)
+            assert action.required == (field.default is dataclasses.MISSING and command != "compress"), name
+            if field.default not in (dataclasses.MISSING, None) and not isinstance(field.default, (bool, tuple)):
+                assert f"(default {field.default})" in action.help, (command, name)

@@ -11,6 +11,11 @@ import sys
 #: The names of --strategy (tfgancomp.pipeline.distribute.STRATEGIES, which a test keeps equal).
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
+#: Distillation fields that ``train-supernet`` does not take (the space decides the student).
+SUPERNET_SKIPS = ("on_error", "quantize", "student_ngf", "student_config", "student_init", "init_from_teacher")
+#: Distillation fields that ``finetune`` does not take (the generator decides the student).
+FINETUNE_SKIPS = SUPERNET_SKIPS + ("n_blocks",)
+
 #: Listed for --help without importing TensorFlow; the registry (tfgancomp.models.ARCHITECTURES) validates.
 ARCH_HELP = "resnet, mobile_resnet, sub_mobile_resnet, spade, mobile_spade, sub_mobile_spade, patchgan, multiscale"
 
@@ -120,29 +125,8 @@ def _cmd_data_synth(args) -> int:
     return 0
 
 
-def _add_schedule_flags(p) -> None:
-    """Flags of every training stage: epochs, decay, batch, optimizer."""
-    p.add_argument("--epochs", type=int, default=10, help="total epochs")
-    p.add_argument("--decay-epochs", type=int, help="final epochs of linear learning-rate decay (default half)")
-    p.add_argument("--batch-size", type=int, default=1, help="global batch size")
-    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
-    p.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
-
-
-def _add_distill_loss_flags(p) -> None:
-    """Loss weights of the distillation stages (unset: the teacher task's reference defaults)."""
-    p.add_argument("--lambda-gan", type=float, help="adversarial weight")
-    p.add_argument("--lambda-recon", type=float, help="reconstruction (L1) weight")
-    p.add_argument("--lambda-distill", type=float, help="feature distillation weight")
-    p.add_argument("--lambda-feat", type=float, help="GAN feature-matching weight (GauGAN)")
-    p.add_argument("--lambda-vgg", type=float, help="VGG weight (GauGAN, with --vgg-weights)")
-    p.add_argument("--vgg-weights", help="local VGG-19 (no top) Keras weights file for the VGG loss")
-
-
 def _add_run_flags(p) -> None:
-    """Flags of every training stage: seed, samples, bad files, distribution, verbosity."""
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and data order")
-    p.add_argument("--num-samples", type=int, default=4, help="examples in each epoch's sample grid")
+    """Flags of every training stage that are not settings: bad files, distribution, verbosity, restart."""
     p.add_argument("--skip-bad-files", action="store_true", help="skip and count bad data files instead of stopping")
     p.add_argument("--strategy", default="default", choices=STRATEGIES,
                    help="tf.distribute strategy: default (one device), mirrored (every GPU of this host), "
@@ -160,32 +144,10 @@ def _add_train_teacher(sub) -> None:
         description="Train a teacher into RUN_DIR (settings.json, generator.keras, checkpoints/, samples/, logs/, "
         "metrics.json). Running the same command again resumes at the last completed epoch.",
     )
-    p.add_argument("--task", required=True, help="pix2pix, cyclegan or gaugan")
-    p.add_argument("--data", required=True, help="dataset folder in the task's layout")
+    from tfgancomp.pipeline import TeacherSettings
+
     p.add_argument("--out", required=True, help="run dir")
-    p.add_argument("--ngf", type=int, default=64, help="generator base width")
-    p.add_argument("--ndf", type=int, default=64, help="discriminator base width")
-    p.add_argument("--n-blocks", type=int, default=9, help="residual blocks (pix2pix, CycleGAN)")
-    p.add_argument("--nhidden", type=int, help="SPADE hidden width (default min(128, 2*ngf))")
-    p.add_argument("--size", type=int, default=256, help="image height for training and evaluation")
-    p.add_argument("--load-size", type=int, help="resize to this before a random crop of --size")
-    p.add_argument("--aspect-ratio", type=float, default=1.0, help="width / height")
-    p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
-    _add_schedule_flags(p)
-    p.add_argument("--gan-mode", help="lsgan, vanilla or hinge (default: the task's reference choice)")
-    p.add_argument("--lambda-l1", type=float, default=100.0, help="pix2pix L1 weight")
-    p.add_argument("--lambda-cycle", type=float, default=10.0, help="CycleGAN cycle weight")
-    p.add_argument("--lambda-identity", type=float, default=0.5, help="CycleGAN identity weight (x cycle weight)")
-    p.add_argument("--pool-size", type=int, default=50, help="CycleGAN history pool")
-    p.add_argument("--lambda-feat", type=float, default=10.0, help="GauGAN feature-matching weight")
-    p.add_argument("--lambda-vgg", type=float, default=10.0, help="GauGAN VGG weight (with --vgg-weights)")
-    p.add_argument("--vgg-weights", help="local VGG-19 (no top) Keras weights file for GauGAN's VGG loss")
-    p.add_argument("--inception-weights", help="local Inception-v3 (no top) weights file: adds FID / KID")
-    p.add_argument("--label-nc", type=int, help="GauGAN label classes (default: from dataset.json)")
-    inst = p.add_mutually_exclusive_group()
-    inst.add_argument("--instance", dest="instance", action="store_true", default=None, help="use instance maps")
-    inst.add_argument("--no-instance", dest="instance", action="store_false", help="ignore instance maps")
-    p.add_argument("--direction", default="AtoB", help="AtoB or BtoA")
+    add_settings_flags(p, TeacherSettings, skip=("on_error",))
     _add_run_flags(p)
     p.set_defaults(func=_cmd_train_teacher)
 
@@ -193,16 +155,7 @@ def _add_train_teacher(sub) -> None:
 def _cmd_train_teacher(args) -> int:
     from tfgancomp.pipeline import TeacherSettings, TrainingDiverged, train_teacher
 
-    settings = TeacherSettings(
-        task=args.task, data=args.data, ngf=args.ngf, ndf=args.ndf, n_blocks=args.n_blocks, nhidden=args.nhidden,
-        size=args.size, load_size=args.load_size, aspect_ratio=args.aspect_ratio, flip=not args.no_flip,
-        epochs=args.epochs, decay_epochs=args.decay_epochs, batch_size=args.batch_size, lr=args.lr,
-        beta1=args.beta1, gan_mode=args.gan_mode, lambda_l1=args.lambda_l1, lambda_cycle=args.lambda_cycle,
-        lambda_identity=args.lambda_identity, pool_size=args.pool_size, lambda_feat=args.lambda_feat,
-        lambda_vgg=args.lambda_vgg, vgg_weights=args.vgg_weights, inception_weights=args.inception_weights,
-        label_nc=args.label_nc, instance=args.instance, direction=args.direction, seed=args.seed,
-        num_samples=args.num_samples, on_error="skip" if args.skip_bad_files else "raise",
-    )  # fmt: skip
+    settings = settings_from_args(TeacherSettings, args, on_error="skip" if args.skip_bad_files else "raise")
     try:
         metrics = train_teacher(
             settings, args.out, strategy=args.strategy, verbose=2 if args.quiet else 1, restart=args.restart
@@ -232,30 +185,10 @@ def _add_distill(sub) -> None:
         "metrics.json with held-out PSNR / SSIM to truth and to the teacher). Unset options come from the "
         "teacher's run and the reference defaults of its task. The same command again resumes.",
     )
-    p.add_argument("--teacher", required=True, help="teacher run dir (or a generator .keras file with --task)")
-    p.add_argument("--data", required=True, help="dataset folder in the task's layout")
+    from tfgancomp.pipeline import DistillSettings
+
     p.add_argument("--out", required=True, help="run dir")
-    student = p.add_mutually_exclusive_group(required=True)
-    student.add_argument("--student-ngf", type=int, help="width of a mobile student")
-    student.add_argument("--student-config", help="channel configuration of a sub-mobile student")
-    p.add_argument("--task", help="pix2pix, cyclegan or gaugan (default: the teacher run's)")
-    p.add_argument("--n-blocks", type=int, help="residual blocks of a ResNet-family student (default: teacher's)")
-    p.add_argument("--student-taps", help="comma-separated student layer names to match (default: family taps)")
-    p.add_argument("--teacher-taps", help="comma-separated teacher layer names, one per student tap")
-    p.add_argument("--mode", help="paired (L1 to truth, conditional D) or unpaired (L1 to the teacher, D on images)")
-    p.add_argument("--gan-mode", help="lsgan, vanilla or hinge")
-    _add_distill_loss_flags(p)
-    p.add_argument("--init-from-teacher", action="store_true", help="start the student from the teacher's weights")
-    p.add_argument("--student-init", help="generator file / run dir to start the student from (fine-tune an extract)")
-    p.add_argument("--fresh-discriminator", action="store_true", help="do not start from the teacher's discriminator")
-    p.add_argument("--ndf", type=int, help="discriminator width (default: teacher's)")
-    p.add_argument("--size", type=int, help="image height (default: teacher's)")
-    p.add_argument("--load-size", type=int, help="resize to this before a random crop of --size")
-    p.add_argument("--aspect-ratio", type=float, help="width / height (default: teacher's)")
-    p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
-    _add_schedule_flags(p)
-    p.add_argument("--inception-weights", help="local Inception-v3 (no top) weights file: adds FID / KID")
-    p.add_argument("--label-nc", type=int, help="GauGAN label classes (default: teacher's)")
+    add_settings_flags(p, DistillSettings, skip=("on_error", "quantize"))
     _add_run_flags(p)
     p.set_defaults(func=_cmd_distill)
 
@@ -263,18 +196,7 @@ def _add_distill(sub) -> None:
 def _cmd_distill(args) -> int:
     from tfgancomp.pipeline import DistillSettings
 
-    settings = DistillSettings(
-        teacher=args.teacher, data=args.data, student_ngf=args.student_ngf, student_config=args.student_config,
-        task=args.task, n_blocks=args.n_blocks, student_taps=_names(args.student_taps),
-        teacher_taps=_names(args.teacher_taps), mode=args.mode, gan_mode=args.gan_mode, lambda_gan=args.lambda_gan,
-        lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill, lambda_feat=args.lambda_feat,
-        lambda_vgg=args.lambda_vgg, init_from_teacher=args.init_from_teacher, student_init=args.student_init,
-        teacher_discriminator=not args.fresh_discriminator, ndf=args.ndf, size=args.size, load_size=args.load_size,
-        aspect_ratio=args.aspect_ratio, flip=not args.no_flip, epochs=args.epochs, decay_epochs=args.decay_epochs,
-        batch_size=args.batch_size, lr=args.lr, beta1=args.beta1, vgg_weights=args.vgg_weights,
-        inception_weights=args.inception_weights, label_nc=args.label_nc, seed=args.seed,
-        num_samples=args.num_samples, on_error="skip" if args.skip_bad_files else "raise",
-    )  # fmt: skip
+    settings = settings_from_args(DistillSettings, args, on_error="skip" if args.skip_bad_files else "raise")
     return _run_distill(settings, args)
 
 
@@ -311,16 +233,10 @@ def _add_train_supernet(sub) -> None:
         "one configuration sampled per step, into RUN_DIR (checkpoints hold the supernet; generator.keras is the "
         "largest subnet). Unset options come from the teacher's run and the reference defaults of its task.",
     )
-    p.add_argument("--teacher", required=True, help="teacher run dir (pix2pix, CycleGAN or GauGAN)")
-    p.add_argument("--data", required=True, help="dataset folder in the task's layout")
-    p.add_argument("--space", required=True, help="search space: channels-32, channels-48, channels-64-cycleGAN, "
-                   "channels-64-pix2pix (ResNet family); channels-48, channels-64 (SPADE, GauGAN); or a JSON "
-                   "file")  # fmt: skip
+    from tfgancomp.pipeline import SupernetSettings
+
     p.add_argument("--out", required=True, help="run dir")
-    p.add_argument("--sampling", default="uniform", help="uniform or sandwich")
-    _add_distill_loss_flags(p)
-    p.add_argument("--size", type=int, help="image height (default: teacher's)")
-    _add_schedule_flags(p)
+    add_settings_flags(p, SupernetSettings, skip=SUPERNET_SKIPS)
     _add_run_flags(p)
     p.set_defaults(func=_cmd_train_supernet)
 
@@ -328,14 +244,7 @@ def _add_train_supernet(sub) -> None:
 def _cmd_train_supernet(args) -> int:
     from tfgancomp.pipeline import SupernetSettings, TrainingDiverged, train_supernet
 
-    settings = SupernetSettings(
-        teacher=args.teacher, data=args.data, space=args.space, sampling=args.sampling,
-        lambda_distill=args.lambda_distill, lambda_recon=args.lambda_recon, lambda_gan=args.lambda_gan,
-        lambda_feat=args.lambda_feat, lambda_vgg=args.lambda_vgg, vgg_weights=args.vgg_weights,
-        size=args.size, epochs=args.epochs, decay_epochs=args.decay_epochs, batch_size=args.batch_size, lr=args.lr,
-        beta1=args.beta1, seed=args.seed, num_samples=args.num_samples,
-        on_error="skip" if args.skip_bad_files else "raise",
-    )  # fmt: skip
+    settings = settings_from_args(SupernetSettings, args, on_error="skip" if args.skip_bad_files else "raise")
     try:
         metrics = train_supernet(
             settings, args.out, strategy=args.strategy, verbose=2 if args.quiet else 1, restart=args.restart
@@ -417,26 +326,29 @@ def _cmd_search(args) -> int:
 
 
 def _field_help(cls) -> dict:
-    """``{field: help}`` from the ``Args:`` section of a settings dataclass's docstring."""
+    """``{field: help}`` from the ``Args:`` sections of a settings dataclass's docstring and its bases'."""
     helps, name = {}, None
-    lines = (cls.__doc__ or "").split("Args:", 1)[-1].splitlines()
+    docs = [klass.__doc__ for klass in reversed(cls.__mro__) if "Args:" in (klass.__doc__ or "")]
+    lines = [line for doc in docs for line in doc.split("Args:", 1)[1].splitlines()]
     for line in lines:
         stripped = line.strip()
         head, _, rest = stripped.partition(": ")
         if line.startswith("        ") and not line.startswith("            ") and head.isidentifier() and rest:
             name = head
-            helps[name] = rest
+            helps[name] = rest.replace("``", "")
         elif name and stripped:
-            helps[name] += " " + stripped
+            helps[name] += " " + stripped.replace("``", "")
     return helps
 
 
-def add_settings_flags(parser, cls, skip: tuple[str, ...] = ()) -> None:
+def add_settings_flags(parser, cls, skip: tuple[str, ...] = (), config_file: bool = False) -> None:
     """One flag per field of a frozen settings dataclass: type, default and help come from the field.
 
     ``int`` / ``float`` / ``str`` fields (optional or not) take a value, ``bool`` fields a ``--flag`` /
     ``--no-flag`` pair, ``tuple[str, ...]`` fields a comma-separated list. Required fields (no default) are
-    required flags unless the command also reads a config file (then the file or the flag must give them).
+    required flags unless the command also reads a config file (``config_file``: the file or the flag gives them).
+    Unset flags stay ``None`` so that the field's default (or the config file) applies: see
+    :func:`settings_from_args`.
     """
     import dataclasses
 
@@ -450,15 +362,32 @@ def add_settings_flags(parser, cls, skip: tuple[str, ...] = ()) -> None:
         kinds = field_kinds(field)
         default = None if field.default is dataclasses.MISSING else field.default
         text = helps.get(field.name, "")
+        required = field.default is dataclasses.MISSING and not config_file
         if kinds == ["bool"]:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+            shown = "" if default is None else f" (default {'yes' if default else 'no'})"
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text + shown)
         elif kinds == ["list"]:
-            parser.add_argument(flag, type=lambda v: tuple(x.strip() for x in v.split(",") if x.strip()),
-                                help=f"{text} (comma-separated; default {','.join(default or ())})")  # fmt: skip
+            parser.add_argument(
+                flag,
+                type=_names,
+                required=required,
+                help=f"{text} (comma-separated; default {','.join(default or ()) or 'none'})",
+            )
         else:  # a field that also takes text (``1/16``) gets the text and checks it itself
             convert = {("int",): int, ("float",): float}.get(tuple(kinds), str)
             shown = "" if default is None else f" (default {default})"
-            parser.add_argument(flag, type=convert, metavar=field.name.upper(), help=text + shown)
+            parser.add_argument(flag, type=convert, metavar=field.name.upper(), required=required, help=text + shown)
+
+
+def settings_from_args(cls, args, **given):
+    """A settings dataclass from the flags of :func:`add_settings_flags` and the ``given`` values.
+
+    Unset flags leave the field's default; ``given`` holds what the command decides itself.
+    """
+    import dataclasses
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
+    return cls(**{**values, **given})
 
 
 def _add_compress(sub) -> None:
@@ -477,7 +406,7 @@ def _add_compress(sub) -> None:
     p.add_argument("--out", required=True, help="the compress folder (one run dir per stage inside)")
     p.add_argument("--config", help="a .toml, .yaml / .yml or .json file of settings")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
-    add_settings_flags(p, CompressSettings)
+    add_settings_flags(p, CompressSettings, config_file=True)
     p.set_defaults(func=_cmd_compress)
 
 
@@ -505,6 +434,8 @@ def _cmd_compress(args) -> int:
 
 
 def _add_finetune(sub) -> None:
+    from tfgancomp.pipeline import DistillSettings
+
     p = sub.add_parser(
         "finetune",
         help="fine-tune an extracted subnet (or any student generator) by distillation (resumes)",
@@ -513,13 +444,8 @@ def _add_finetune(sub) -> None:
         "start. Unset options come from the teacher's run and the reference defaults of its task.",
     )
     p.add_argument("--generator", required=True, help="extract folder, student run dir or generator .keras file")
-    p.add_argument("--teacher", required=True, help="teacher run dir")
-    p.add_argument("--data", required=True, help="dataset folder in the task's layout")
     p.add_argument("--out", required=True, help="run dir")
-    _add_distill_loss_flags(p)
-    p.add_argument("--inception-weights", help="local Inception-v3 (no top) weights file: adds FID / KID")
-    p.add_argument("--fresh-discriminator", action="store_true", help="do not start from the teacher's discriminator")
-    _add_schedule_flags(p)
+    add_settings_flags(p, DistillSettings, skip=FINETUNE_SKIPS)
     _add_run_flags(p)
     p.set_defaults(func=_cmd_finetune)
 
@@ -527,14 +453,9 @@ def _add_finetune(sub) -> None:
 def _cmd_finetune(args) -> int:
     from tfgancomp.pipeline import DistillSettings, student_architecture
 
-    settings = DistillSettings(
-        teacher=args.teacher, data=args.data, student_init=args.generator, **student_architecture(args.generator),
-        lambda_gan=args.lambda_gan, lambda_recon=args.lambda_recon, lambda_distill=args.lambda_distill,
-        lambda_feat=args.lambda_feat, lambda_vgg=args.lambda_vgg, teacher_discriminator=not args.fresh_discriminator,
-        epochs=args.epochs, decay_epochs=args.decay_epochs, batch_size=args.batch_size, lr=args.lr, beta1=args.beta1,
-        vgg_weights=args.vgg_weights, inception_weights=args.inception_weights, seed=args.seed,
-        num_samples=args.num_samples, on_error="skip" if args.skip_bad_files else "raise",
-    )  # fmt: skip
+    settings = settings_from_args(DistillSettings, args, student_init=args.generator,
+                                  **student_architecture(args.generator),
+                                  on_error="skip" if args.skip_bad_files else "raise")  # fmt: skip
     return _run_distill(settings, args)
 
 
