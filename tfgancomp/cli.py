@@ -355,7 +355,8 @@ def add_settings_flags(parser, cls, skip: tuple[str, ...] = (), config_file: boo
     from tfgancomp.validation import field_kinds
 
     helps = _field_help(cls)
-    for field in dataclasses.fields(cls):
+    own_first = sorted(dataclasses.fields(cls), key=lambda f: f.kw_only is True)  # shared parts' fields last
+    for field in own_first:
         if field.name in skip:
             continue
         flag = "--" + field.name.replace("_", "-")

@@ -2,9 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tfgancomp.backend import keras
 from tfgancomp.metrics.quality import distribution_scores, paired_scores
 from tfgancomp.train.perceptual import VGGPerceptual
+
+
+@dataclass(frozen=True, kw_only=True)
+class Schedule:
+    """The training schedule every training stage's settings share (keyword-only fields).
+
+    Args:
+        epochs: Total epochs.
+        decay_epochs: Final epochs of linear learning-rate decay (``None``: half of ``epochs``).
+        batch_size: Global batch size (split over the replicas of a ``tf.distribute`` strategy).
+        lr: Adam learning rate of every optimizer of the stage.
+        beta1: Adam β1.
+        beta2: Adam β2.
+    """
+
+    epochs: int = 10
+    decay_epochs: int | None = None
+    batch_size: int = 1
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """What every training stage's settings share besides the schedule: weights files, seed, samples, bad files.
+
+    Args:
+        vgg_weights: Local VGG-19 (no top) Keras weights file for the VGG loss; ``None`` leaves it off.
+        inception_weights: Local Inception-v3 (no top) weights file for held-out FID / KID; ``None``: none.
+        seed: Seed of weights and data order.
+        num_samples: Examples in the per-epoch sample grid.
+        on_error: ``"raise"`` or ``"skip"`` for bad data files.
+    """
+
+    vgg_weights: str | None = None
+    inception_weights: str | None = None
+    seed: int = 0
+    num_samples: int = 4
+    on_error: str = "raise"
 
 
 def compile_with_adam(task, settings) -> None:

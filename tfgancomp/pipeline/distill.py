@@ -34,7 +34,7 @@ from tfgancomp.models import (
 )
 from tfgancomp.models.base import ZooModel
 from tfgancomp.models.config import TASK_FAMILIES, parse_config
-from tfgancomp.pipeline.common import compile_with_adam, held_out_scores, perceptual_loss
+from tfgancomp.pipeline.common import RunOptions, Schedule, compile_with_adam, held_out_scores, perceptual_loss
 from tfgancomp.pipeline.distribute import resolve_strategy, shard_by_example, worker_dir
 from tfgancomp.pipeline.rundir import (
     ResumableRun,
@@ -57,8 +57,12 @@ RESUMABLE_CHANGES = ("epochs", "decay_epochs")
 
 
 @dataclass(frozen=True)
-class DistillSettings:
+class DistillSettings(Schedule, RunOptions):
     """Everything that defines a distillation run (saved as ``settings.json`` in the run dir).
+
+    Composed of the shared :class:`~tfgancomp.pipeline.common.Schedule` (``epochs``, ``decay_epochs``,
+    ``batch_size``, ``lr``, ``beta1``, ``beta2``) and :class:`~tfgancomp.pipeline.common.RunOptions`
+    (``vgg_weights``, ``inception_weights``, ``seed``, ``num_samples``, ``on_error``), keyword-only fields.
 
     ``None`` means "from the teacher's run dir" (task, image size, blocks, label classes, discriminator width) or
     "the reference default of the task" (mode, GAN loss and weights, see :data:`DISTILL_DEFAULTS`).
@@ -90,20 +94,9 @@ class DistillSettings:
         load_size: Resize before a random crop of ``size`` (``None``: no crop).
         aspect_ratio: Width / height.
         flip: Random horizontal flips.
-        epochs: Total epochs.
-        decay_epochs: Final epochs of linear learning-rate decay (``None``: half of ``epochs``).
-        batch_size: Global batch size.
-        lr: Adam learning rate (student, mappings and discriminator).
-        beta1: Adam β1.
-        beta2: Adam β2.
-        vgg_weights: Local VGG-19 weights file for the VGG loss.
-        inception_weights: Local Inception-v3 weights file for held-out FID / KID.
         label_nc: GauGAN label classes.
         instance: GauGAN instance-edge channel.
         direction: ``"AtoB"`` or ``"BtoA"``.
-        seed: Seed of weights and data order.
-        num_samples: Examples in the per-epoch sample grid.
-        on_error: ``"raise"`` or ``"skip"`` for bad data files.
         quantize: Quantization-aware training: the student (after ``student_init``) is replaced by
             :func:`tfgancomp.quantize.quantize_model` of it, so the distillation trains its int8 behaviour with the
             teacher's guidance; the saved ``generator.keras`` is the QAT model (convert it to int8 directly).
@@ -133,20 +126,9 @@ class DistillSettings:
     load_size: int | None = None
     aspect_ratio: float | None = None
     flip: bool = True
-    epochs: int = 10
-    decay_epochs: int | None = None
-    batch_size: int = 1
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    vgg_weights: str | None = None
-    inception_weights: str | None = None
     label_nc: int | None = None
     instance: bool | None = None
     direction: str | None = None
-    seed: int = 0
-    num_samples: int = 4
-    on_error: str = "raise"
     quantize: bool = False
 
     @property

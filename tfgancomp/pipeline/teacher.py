@@ -23,7 +23,7 @@ from tfgancomp.backend import keras
 from tfgancomp.data import LAYOUTS, ReaderSettings, open_split, read_description, read_paired_folders
 from tfgancomp.metrics.quality import InceptionFeatures
 from tfgancomp.models import MultiscaleDiscriminator, PatchGANDiscriminator, ResNetGenerator, SPADEGenerator
-from tfgancomp.pipeline.common import compile_with_adam, held_out_scores, perceptual_loss
+from tfgancomp.pipeline.common import RunOptions, Schedule, compile_with_adam, held_out_scores, perceptual_loss
 from tfgancomp.pipeline.distribute import resolve_strategy, shard_by_example, worker_dir
 from tfgancomp.pipeline.rundir import (
     ResumableRun,
@@ -47,8 +47,12 @@ RESUMABLE_CHANGES = ("epochs", "decay_epochs")
 
 
 @dataclass(frozen=True)
-class TeacherSettings:
+class TeacherSettings(Schedule, RunOptions):
     """Everything that defines a teacher training run (saved as ``settings.json`` in the run dir).
+
+    Composed of the shared :class:`~tfgancomp.pipeline.common.Schedule` (``epochs``, ``decay_epochs``,
+    ``batch_size``, ``lr``, ``beta1``, ``beta2``) and :class:`~tfgancomp.pipeline.common.RunOptions`
+    (``vgg_weights``, ``inception_weights``, ``seed``, ``num_samples``, ``on_error``), keyword-only fields.
 
     Args:
         task: ``"pix2pix"``, ``"cyclegan"`` or ``"gaugan"``.
@@ -62,12 +66,6 @@ class TeacherSettings:
         load_size: Resize before a random crop of ``size`` (``None``: no crop).
         aspect_ratio: Width / height.
         flip: Random horizontal flips.
-        epochs: Total epochs.
-        decay_epochs: Final epochs of linear learning-rate decay (``None``: half of ``epochs``).
-        batch_size: Global batch size.
-        lr: Adam learning rate of generator and discriminator.
-        beta1: Adam β1.
-        beta2: Adam β2.
         gan_mode: ``"lsgan"``, ``"vanilla"`` or ``"hinge"`` (``None``: the task's reference choice).
         lambda_l1: pix2pix L1 weight.
         lambda_cycle: CycleGAN cycle weight (both directions).
@@ -75,14 +73,9 @@ class TeacherSettings:
         pool_size: CycleGAN history pool.
         lambda_feat: GauGAN feature-matching weight.
         lambda_vgg: GauGAN VGG weight (used only with ``vgg_weights``).
-        vgg_weights: Local VGG-19 (no top) Keras weights file; ``None`` leaves the VGG loss off.
-        inception_weights: Local Inception-v3 (no top) weights file for FID / KID; ``None``: no FID / KID.
         label_nc: GauGAN label classes (``None``: from the dataset's ``dataset.json``).
         instance: GauGAN instance-edge channel (``None``: when the dataset has ``train_inst/``).
         direction: ``"AtoB"`` or ``"BtoA"``.
-        seed: Seed of weights and data order.
-        num_samples: Examples in the per-epoch sample grid.
-        on_error: ``"raise"`` or ``"skip"`` for bad data files.
     """
 
     task: str
@@ -96,12 +89,6 @@ class TeacherSettings:
     load_size: int | None = None
     aspect_ratio: float = 1.0
     flip: bool = True
-    epochs: int = 10
-    decay_epochs: int | None = None
-    batch_size: int = 1
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
     gan_mode: str | None = None
     lambda_l1: float = 100.0
     lambda_cycle: float = 10.0
@@ -109,14 +96,9 @@ class TeacherSettings:
     pool_size: int = 50
     lambda_feat: float = 10.0
     lambda_vgg: float = 10.0
-    vgg_weights: str | None = None
-    inception_weights: str | None = None
     label_nc: int | None = None
     instance: bool | None = None
     direction: str = "AtoB"
-    seed: int = 0
-    num_samples: int = 4
-    on_error: str = "raise"
 
     #: The ``stage`` its run dir's ``settings.json`` names.
     stage: ClassVar[str] = "teacher"
