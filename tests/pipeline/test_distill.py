@@ -201,8 +201,8 @@ def test_sigkill_mid_run_then_the_same_command_resumes_and_finishes(teachers, tm
 def test_cli_distill_errors(teachers, tmp_path, capsys):
     run, data = teachers["pix2pix"]
     argv = ["distill", "--teacher", run, "--data", data, "--out", str(tmp_path / "out")]
-    with pytest.raises(SystemExit):  # neither --student-ngf nor --student-config
-        main(argv)
+    assert main(argv) == 2  # neither --student-ngf nor --student-config: one line from the settings
+    assert "give exactly one of student_ngf (--student-ngf) and student_config" in capsys.readouterr().err
     assert main([*argv, "--student-ngf", "4", "--gan-mode", "wgan"]) == 2
     assert "gan_mode" in capsys.readouterr().err
     assert main([*argv, "--student-ngf", "4", "--student-taps", "student_nothing", "--teacher-taps",

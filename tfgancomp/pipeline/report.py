@@ -192,8 +192,11 @@ def curves_figure(figures: dict, out_dir: str, path: str) -> str | None:
             if key in history[0]:
                 ax.plot(epochs, [h[key] for h in history], marker="o", label=key)
         ax.set_title(name)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)  # whole epochs, also for a one-epoch stage
+        if len(epochs) < 3:  # MaxNLocator falls back to fractions when fewer than 2 whole numbers are in range
+            ax.set_xticks(epochs)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         ax.legend(fontsize=8)

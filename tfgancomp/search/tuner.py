@@ -75,7 +75,8 @@ class SupernetTuner(BaseTuner):
 
     def _progress(self) -> tuple[int, list]:
         """``(finished trials, [("best", score)])`` for the progress bar."""
-        done = [t for t in self.oracle.trials.values() if t.status == "COMPLETED" and t.score is not None]
+        trials = getattr(self.oracle, "trials", None)  # a worker's OracleClient holds none: the chief counts
+        done = [t for t in (trials or {}).values() if t.status == "COMPLETED" and t.score is not None]
         return len(done), [("best", max(t.score for t in done))] if done else []
 
     def on_search_begin(self):
@@ -96,6 +97,8 @@ class SupernetTuner(BaseTuner):
 
     def on_search_end(self):
         super().on_search_end()
+        if not self.verbose:
+            return
         done, values = self._progress()
         if self._bar is not None:
             self._bar.update(done, values, finalize=True)
