@@ -422,13 +422,14 @@ def _wait_for_stage(out_dir: str, stage: str, log, grace: float = 120.0) -> None
 
     start, said = time.time(), False
     while stage not in (read_json(os.path.join(out_dir, "stages.json")) or {}):
-        try:
-            with folder_lock(out_dir):
-                free = True
-        except RunDirInUse:
-            free = False
-        if free and time.time() - start > grace:
-            raise ValueError(f"the chief stopped before the {stage} stage of {out_dir} was done: start it again")
+        if time.time() - start > grace:  # only then probe the chief's lock (a probe could race its first lock)
+            try:
+                with folder_lock(out_dir):
+                    pass
+            except RunDirInUse:
+                pass
+            else:
+                raise ValueError(f"the chief stopped before the {stage} stage of {out_dir} was done: start it again")
         if not said:
             log(f"waiting for the chief's {stage} stage in {out_dir} ...")
             said = True
