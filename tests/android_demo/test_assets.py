@@ -77,3 +77,21 @@ def test_examples_are_images_of_the_input_size(description):
     for name in names:
         with Image.open(os.path.join(ASSETS, "examples", name)) as image:
             assert image.size == tuple(description["input"]["shape"][2:0:-1]), name
+
+
+def test_the_readme_describes_the_shipped_bundle(description):
+    """The figures android_demo/README.md quotes for the shipped bundle are its model.json's and its file's."""
+    with open(os.path.join(APP, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("## The shipped bundle") :]
+    section = " ".join(section[: section.index("\n## ", 3)].split())
+    model, quality = description["model"], description["model"]["held_out_quality"]
+    assert f"`{model['config']}`" in section
+    assert f"{model['macs'] / 1e9:.3f} G MACs" in section
+    assert f"{model['params']:,} parameters" in section
+    assert f"`model.tflite` {os.path.getsize(MODEL) / 1e3:.0f} kB" in section
+    assert f"On the {quality['images']} held-out images" in section
+    assert f"PSNR to the truth is {quality['psnr']:.2f} dB" in section
+    assert f"teacher's output {quality['psnr_to_teacher']:.2f} dB" in section
+    assert f"SSIM {quality['ssim']:.3f}" in section
+    assert ("GPU delegate fully compatible" in section) == description["gpu_delegate"]["compatible"]
