@@ -137,6 +137,11 @@ def _add_run_flags(p) -> None:
                    "settings) and train from scratch")  # fmt: skip
 
 
+def _training_settings(cls, args, **given):
+    """The settings of a training command: its flags (:func:`settings_from_args`) and ``--skip-bad-files``."""
+    return settings_from_args(cls, args, on_error="skip" if args.skip_bad_files else "raise", **given)
+
+
 def _add_train_teacher(sub) -> None:
     p = sub.add_parser(
         "train-teacher",
@@ -155,7 +160,7 @@ def _add_train_teacher(sub) -> None:
 def _cmd_train_teacher(args) -> int:
     from tfgancomp.pipeline import TeacherSettings, TrainingDiverged, train_teacher
 
-    settings = settings_from_args(TeacherSettings, args, on_error="skip" if args.skip_bad_files else "raise")
+    settings = _training_settings(TeacherSettings, args)
     try:
         metrics = train_teacher(
             settings, args.out, strategy=args.strategy, verbose=2 if args.quiet else 1, restart=args.restart
@@ -196,7 +201,7 @@ def _add_distill(sub) -> None:
 def _cmd_distill(args) -> int:
     from tfgancomp.pipeline import DistillSettings
 
-    settings = settings_from_args(DistillSettings, args, on_error="skip" if args.skip_bad_files else "raise")
+    settings = _training_settings(DistillSettings, args)
     return _run_distill(settings, args)
 
 
@@ -244,7 +249,7 @@ def _add_train_supernet(sub) -> None:
 def _cmd_train_supernet(args) -> int:
     from tfgancomp.pipeline import SupernetSettings, TrainingDiverged, train_supernet
 
-    settings = settings_from_args(SupernetSettings, args, on_error="skip" if args.skip_bad_files else "raise")
+    settings = _training_settings(SupernetSettings, args)
     try:
         metrics = train_supernet(
             settings, args.out, strategy=args.strategy, verbose=2 if args.quiet else 1, restart=args.restart
@@ -454,9 +459,8 @@ def _add_finetune(sub) -> None:
 def _cmd_finetune(args) -> int:
     from tfgancomp.pipeline import DistillSettings, student_architecture
 
-    settings = settings_from_args(DistillSettings, args, student_init=args.generator,
-                                  **student_architecture(args.generator),
-                                  on_error="skip" if args.skip_bad_files else "raise")  # fmt: skip
+    settings = _training_settings(DistillSettings, args, student_init=args.generator,
+                                  **student_architecture(args.generator))  # fmt: skip
     return _run_distill(settings, args)
 
 
