@@ -17,7 +17,7 @@ SUPERNET_SKIPS = ("on_error", "quantize", "student_ngf", "student_config", "stud
 FINETUNE_SKIPS = SUPERNET_SKIPS + ("n_blocks",)
 
 #: Listed for --help without importing TensorFlow; the registry (tfgancomp.models.ARCHITECTURES) validates.
-ARCH_HELP = "resnet, mobile_resnet, sub_mobile_resnet, spade, mobile_spade, sub_mobile_spade, patchgan, multiscale"
+ARCH_HELP = "resnet, mobile_resnet, sub_mobile_resnet, unet, spade, mobile_spade, sub_mobile_spade, patchgan, multiscale"
 
 
 def _add_profile(sub) -> None:
@@ -28,7 +28,8 @@ def _add_profile(sub) -> None:
     )
     p.add_argument("--arch", required=True, help=f"architecture: {ARCH_HELP}")
     p.add_argument("--ngf", type=int, help="base width (ndf for discriminators)")
-    p.add_argument("--n-blocks", type=int, help="residual blocks (ResNet family) or layers (discriminators)")
+    p.add_argument("--n-blocks", type=int,
+                   help="residual blocks (ResNet family), downsamplings (unet) or layers (discriminators)")  # fmt: skip
     p.add_argument("--config", help="channel configuration string of a sub-mobile generator, e.g. 24_24_24_32_20_16")
     p.add_argument("--label-nc", type=int, help="label classes (SPADE family, multiscale discriminator)")
     p.add_argument("--instance", action="store_true", help="add the instance-edge channel (SPADE family)")
@@ -291,6 +292,35 @@ def _cmd_extract(args) -> int:
     print(f"{subnet.config_string}: {cost.macs / 1e9:.3f} G MACs at {cost.height}x{cost.width}, "
           f"{cost.params / 1e6:.3f} M params")  # fmt: skip
     print(f"generator: {path}")
+    return 0
+
+
+def _add_import_torch(sub) -> None:
+    from tfgancomp.pipeline.import_torch import ImportSettings
+
+    p = sub.add_parser(
+        "import-torch",
+        help="import a PyTorch generator checkpoint (pix2pix / CycleGAN, GAN Compression, GauGAN) as a teacher",
+        description="Read a generator's state dict (.pth / .pt with torch.load(weights_only=True), or .safetensors), "
+        "recognise its architecture from the key names and shapes (--arch auto; prints what it inferred), build the "
+        "Keras generator, fill it, and write OUT as a teacher run dir (generator.keras, settings.json, metrics.json) "
+        "that distill, train-supernet and compress --teacher accept. Nothing is written when the checkpoint does "
+        "not fit.",
+    )
+    p.add_argument("--out", required=True, help="run dir to write")
+    add_settings_flags(p, ImportSettings)
+    p.set_defaults(func=_cmd_import_torch)
+
+
+def _cmd_import_torch(args) -> int:
+    from tfgancomp.pipeline.import_torch import ImportSettings, import_torch
+
+    settings = settings_from_args(ImportSettings, args)
+    record = import_torch(settings, args.out)
+    scores = record["metrics"].get("imported")
+    if scores:
+        print(f"held-out PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f}")
+    print(f"teacher run dir: {args.out} (use it as --teacher)")
     return 0
 
 
@@ -562,6 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_profile(sub)
     _add_data(sub)
     _add_train_teacher(sub)
+    _add_import_torch(sub)
     _add_distill(sub)
     _add_train_supernet(sub)
     _add_search(sub)

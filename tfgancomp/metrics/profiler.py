@@ -26,12 +26,12 @@ class ProfileSpec:
     """An architecture to profile without building it by hand (what ``tfgancomp profile`` takes).
 
     Args:
-        arch: Architecture name (``resnet``, ``mobile_resnet``, ``sub_mobile_resnet``, ``spade``,
+        arch: Architecture name (``resnet``, ``mobile_resnet``, ``sub_mobile_resnet``, ``unet``, ``spade``,
             ``mobile_spade``, ``sub_mobile_spade``, ``patchgan``, ``multiscale``).
         height: Input height.
         width: Input width.
         ngf: Base width (generators) or ``ndf`` (discriminators); the architecture's default when ``None``.
-        n_blocks: Residual blocks (ResNet family) or layers (discriminators).
+        n_blocks: Residual blocks (ResNet family), downsamplings (U-Net) or layers (discriminators).
         config: Channel configuration string (sub-mobile generators; required there).
         label_nc: Label classes (SPADE family; also sizes the multiscale discriminator's input).
         instance: Instance-edge channel after the labels (SPADE family / multiscale).
@@ -57,6 +57,7 @@ class ProfileSpec:
         "sub_mobile_resnet": {
             "config": "config", "n_blocks": "n_blocks", "input_nc": "input_nc", "output_nc": "output_nc",
         },
+        "unet": {"ngf": "ngf", "n_blocks": "num_downs", "input_nc": "input_nc", "output_nc": "output_nc"},
         "spade": {"ngf": "ngf", "label_nc": "label_nc", "instance": "instance", "output_nc": "output_nc"},
         "mobile_spade": {"ngf": "ngf", "label_nc": "label_nc", "instance": "instance", "output_nc": "output_nc"},
         "sub_mobile_spade": {

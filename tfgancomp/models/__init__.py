@@ -14,6 +14,7 @@ from tfgancomp.models.registry import (
 )
 from tfgancomp.models.resnet import MobileResNetGenerator, ResNetGenerator, SubMobileResNetGenerator
 from tfgancomp.models.spade import MobileSPADEGenerator, SPADEGenerator, SubMobileSPADEGenerator
+from tfgancomp.models.unet import UnetGenerator
 
 __all__ = [
     "ARCHITECTURES",
@@ -27,6 +28,7 @@ __all__ = [
     "SPADEGenerator",
     "SubMobileResNetGenerator",
     "SubMobileSPADEGenerator",
+    "UnetGenerator",
     "ZooModel",
     "architecture",
     "build_model",

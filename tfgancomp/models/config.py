@@ -4,6 +4,8 @@ from __future__ import annotations
 
 #: The generator family of each task: whose configuration strings (and supernets, search spaces) it uses.
 TASK_FAMILIES = {"pix2pix": "resnet", "cyclegan": "resnet", "gaugan": "spade"}
+#: The generator families a task's *teacher* may come from (an imported pix2pix U-Net teaches a ResNet student).
+TEACHER_FAMILIES = {"pix2pix": ("resnet", "unet"), "cyclegan": ("resnet", "unet"), "gaugan": ("spade",)}
 
 #: Number of entries a configuration string may have, per generator family.
 CONFIG_LENGTHS = {"resnet": (8, 6), "spade": (8,)}

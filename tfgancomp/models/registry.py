@@ -8,12 +8,14 @@ from tfgancomp.models.discriminators import MultiscaleDiscriminator, PatchGANDis
 from tfgancomp.models.presets import PRESETS
 from tfgancomp.models.resnet import MobileResNetGenerator, ResNetGenerator, SubMobileResNetGenerator
 from tfgancomp.models.spade import MobileSPADEGenerator, SPADEGenerator, SubMobileSPADEGenerator
+from tfgancomp.models.unet import UnetGenerator
 
 #: Architecture name -> model class.
 ARCHITECTURES = {
     "resnet": ResNetGenerator,
     "mobile_resnet": MobileResNetGenerator,
     "sub_mobile_resnet": SubMobileResNetGenerator,
+    "unet": UnetGenerator,
     "spade": SPADEGenerator,
     "mobile_spade": MobileSPADEGenerator,
     "sub_mobile_spade": SubMobileSPADEGenerator,

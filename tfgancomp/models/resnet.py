@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from tfgancomp.backend import keras, register
-from tfgancomp.layers import InstanceNorm, ReflectionPad2D, SeparableConv
+from tfgancomp.layers import ReflectionPad2D, SeparableConv
 from tfgancomp.models.base import ZooModel, check_size
 from tfgancomp.models.config import format_config, parse_config
-from tfgancomp.validation import check_positive_int
+from tfgancomp.models.unet import UNET_NORMS, make_norm
+from tfgancomp.validation import check_choice, check_positive_int
 
 
 def _block_groups(n_blocks: int) -> tuple[int, int, int]:
@@ -14,8 +15,8 @@ def _block_groups(n_blocks: int) -> tuple[int, int, int]:
     return n1, n1, n_blocks - 2 * n1
 
 
-def _norm_act(x, prefix: str, act: bool = True):
-    x = InstanceNorm(name=f"{prefix}_norm")(x)
+def _norm_act(x, prefix: str, norm: str, act: bool = True):
+    x = make_norm(norm, f"{prefix}_norm")(x)
     if act:
         x = keras.layers.ReLU(name=f"{prefix}_act")(x)
     return x
@@ -31,22 +32,25 @@ def _resnet_graph(
     dropout_rate: float,
     height: int | None,
     width: int | None,
+    norm: str = "instance",
 ):
     """Build the shared ResNet-generator graph.
 
     ``widths`` holds ``stem``, ``down1``, ``down2`` (= residual trunk), ``up1``, ``up2``; ``inner`` the inner
     width of each residual block. Padding follows the PyTorch reference exactly (reflection for 7×7 and
     residual convs, symmetric zero padding for stride-2 convs, transposed convs cropped to PyTorch's
-    ``padding=1, output_padding=1`` alignment), so imported weights give identical outputs.
+    ``padding=1, output_padding=1`` alignment), so imported weights give identical outputs. With batch norm, the
+    convolutions it follows have no bias (as in the reference); separable blocks keep theirs.
     """
+    bias = norm == "instance"
     inputs = keras.Input(shape=(height, width, input_nc), name=f"{name}_input")
     x = ReflectionPad2D(3, name=f"{name}_stem_pad")(inputs)
-    x = keras.layers.Conv2D(widths["stem"], 7, name=f"{name}_stem_conv")(x)
-    x = _norm_act(x, f"{name}_stem")
+    x = keras.layers.Conv2D(widths["stem"], 7, use_bias=bias, name=f"{name}_stem_conv")(x)
+    x = _norm_act(x, f"{name}_stem", norm)
     for i, key in enumerate(("down1", "down2"), start=1):
         x = keras.layers.ZeroPadding2D(1, name=f"{name}_down{i}_pad")(x)
-        x = keras.layers.Conv2D(widths[key], 3, strides=2, name=f"{name}_down{i}_conv")(x)
-        x = _norm_act(x, f"{name}_down{i}")
+        x = keras.layers.Conv2D(widths[key], 3, strides=2, use_bias=bias, name=f"{name}_down{i}_conv")(x)
+        x = _norm_act(x, f"{name}_down{i}", norm)
     trunk = widths["down2"]
     for i, mid in enumerate(inner, start=1):
         prefix = f"{name}_block{i}"
@@ -56,15 +60,15 @@ def _resnet_graph(
             if separable:
                 y = SeparableConv(out, 3, name=f"{prefix}_conv{j}")(y)
             else:
-                y = keras.layers.Conv2D(out, 3, name=f"{prefix}_conv{j}")(y)
-            y = _norm_act(y, f"{prefix}_{j}", act=(j == 1))
+                y = keras.layers.Conv2D(out, 3, use_bias=bias, name=f"{prefix}_conv{j}")(y)
+            y = _norm_act(y, f"{prefix}_{j}", norm, act=(j == 1))
             if j == 1 and dropout_rate > 0:
                 y = keras.layers.Dropout(dropout_rate, name=f"{prefix}_dropout")(y)
         x = keras.layers.Add(name=f"{prefix}_out")([x, y])
     for i, key in enumerate(("up1", "up2"), start=1):
-        x = keras.layers.Conv2DTranspose(widths[key], 3, strides=2, name=f"{name}_up{i}_conv")(x)
+        x = keras.layers.Conv2DTranspose(widths[key], 3, strides=2, use_bias=bias, name=f"{name}_up{i}_conv")(x)
         x = keras.layers.Cropping2D(((1, 0), (1, 0)), name=f"{name}_up{i}_crop")(x)
-        x = _norm_act(x, f"{name}_up{i}")
+        x = _norm_act(x, f"{name}_up{i}", norm)
     x = ReflectionPad2D(3, name=f"{name}_head_pad")(x)
     x = keras.layers.Conv2D(output_nc, 7, name=f"{name}_head_conv")(x)
     outputs = keras.layers.Activation("tanh", name=f"{name}_output")(x)
@@ -75,7 +79,9 @@ class _ResNetFamily(ZooModel):
     stride = 4
     family = "resnet"
 
-    def _build(self, name, input_nc, output_nc, widths, inner, separable, dropout_rate, height, width, kwargs):
+    def _build(self, name, input_nc, output_nc, widths, inner, separable, dropout_rate, height, width, kwargs,
+               norm="instance"):  # fmt: skip
+        check_choice(f"{type(self).__name__} norm", norm, UNET_NORMS)
         check_positive_int(f"{type(self).__name__} input_nc", input_nc)
         check_positive_int(f"{type(self).__name__} output_nc", output_nc)
         if not 0 <= dropout_rate < 1:
@@ -83,7 +89,7 @@ class _ResNetFamily(ZooModel):
         check_size(f"{type(self).__name__} height", height, self.stride)
         check_size(f"{type(self).__name__} width", width, self.stride)
         inputs, outputs = _resnet_graph(
-            name, input_nc, output_nc, widths, inner, separable, dropout_rate, height, width
+            name, input_nc, output_nc, widths, inner, separable, dropout_rate, height, width, norm
         )
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self.n_blocks = len(inner)
@@ -107,7 +113,8 @@ class ResNetGenerator(_ResNetFamily):
         output_nc: Output channels.
         ngf: Base width (64 in the reference: 11.4 M params, 56.8 G MACs at 256×256 with 9 blocks).
         n_blocks: Residual blocks.
-        dropout_rate: Dropout inside residual blocks (0 = none, the reference default).
+        dropout_rate: Dropout inside residual blocks (0 = none, the reference default; ``use_dropout`` is 0.5).
+        norm: ``"instance"`` (the reference default) or ``"batch"`` (convolutions then have no bias).
         height: Fixed input height or ``None``; must be a multiple of 4.
         width: Fixed input width or ``None``; must be a multiple of 4.
         name: Model name, also the prefix of every layer name.
@@ -124,26 +131,17 @@ class ResNetGenerator(_ResNetFamily):
         height: int | None = None,
         width: int | None = None,
         name: str = "resnet_generator",
+        norm: str = "instance",
         **kwargs,
     ):
         check_positive_int("ResNetGenerator ngf", ngf)
         check_positive_int("ResNetGenerator n_blocks", n_blocks)
         widths = {"stem": ngf, "down1": 2 * ngf, "down2": 4 * ngf, "up1": 2 * ngf, "up2": ngf}
-        self._build(
-            name,
-            input_nc,
-            output_nc,
-            widths,
-            [4 * ngf] * n_blocks,
-            False,
-            dropout_rate,
-            height,
-            width,
-            kwargs,
-        )
+        self._build(name, input_nc, output_nc, widths, [4 * ngf] * n_blocks, False, dropout_rate, height, width,
+                    kwargs, norm)  # fmt: skip
         self._finish(
             dict(input_nc=input_nc, output_nc=output_nc, ngf=ngf, n_blocks=n_blocks,
-                 dropout_rate=dropout_rate, height=height, width=width)
+                 dropout_rate=dropout_rate, height=height, width=width, norm=norm)
         )  # fmt: skip
 
 
@@ -163,6 +161,8 @@ class MobileResNetGenerator(_ResNetFamily):
         height: Fixed input height or ``None``; multiple of 4.
         width: Fixed input width or ``None``; multiple of 4.
         name: Model name and layer-name prefix.
+        norm: ``"instance"`` or ``"batch"`` for the stem, downsampling, residual and upsampling norms (the
+            separable blocks' inner norm stays instance norm, as in the reference).
         **kwargs: Passed to ``keras.Model``.
     """
 
@@ -176,15 +176,17 @@ class MobileResNetGenerator(_ResNetFamily):
         height: int | None = None,
         width: int | None = None,
         name: str = "mobile_resnet_generator",
+        norm: str = "instance",
         **kwargs,
     ):
         check_positive_int("MobileResNetGenerator ngf", ngf)
         check_positive_int("MobileResNetGenerator n_blocks", n_blocks)
         widths = {"stem": ngf, "down1": 2 * ngf, "down2": 4 * ngf, "up1": 2 * ngf, "up2": ngf}
-        self._build(name, input_nc, output_nc, widths, [4 * ngf] * n_blocks, True, dropout_rate, height, width, kwargs)
+        self._build(name, input_nc, output_nc, widths, [4 * ngf] * n_blocks, True, dropout_rate, height, width,
+                    kwargs, norm)  # fmt: skip
         self._finish(
             dict(input_nc=input_nc, output_nc=output_nc, ngf=ngf, n_blocks=n_blocks,
-                 dropout_rate=dropout_rate, height=height, width=width)
+                 dropout_rate=dropout_rate, height=height, width=width, norm=norm)
         )  # fmt: skip
 
 

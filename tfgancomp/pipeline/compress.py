@@ -272,7 +272,7 @@ def plan(s: CompressSettings, out_dir: str) -> dict:
         ValueError: a space heavier than the teacher, or a budget outside the space's range (the range is named).
     """
     from tfgancomp.metrics import profile
-    from tfgancomp.models.config import TASK_FAMILIES
+    from tfgancomp.models.config import TASK_FAMILIES, TEACHER_FAMILIES
     from tfgancomp.search.space import SearchSpace, get_space, resnet_macs, spade_macs
 
     teacher, run = _teacher_model(s)
@@ -287,7 +287,7 @@ def plan(s: CompressSettings, out_dir: str) -> dict:
     w = int(round(h * (run.get("aspect_ratio") or (fixed_w / fixed_h if fixed_h and fixed_w else 1.0))))
     cost = profile(teacher, h, w)
     config = teacher.get_config()
-    if getattr(teacher, "family", None) not in (None, family):
+    if getattr(teacher, "family", None) not in (None, *TEACHER_FAMILIES[task]):
         raise ValueError(f"the teacher is a {type(teacher).__name__}, not a generator for task {task!r}")
     if s.space is None:
         if not isinstance(config.get("ngf"), int):

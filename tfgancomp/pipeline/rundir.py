@@ -220,7 +220,7 @@ def check_same_settings(folder: str, now: dict, resumable: tuple[str, ...] = (),
 
 
 #: What a run dir's ``settings.json`` names as its ``stage``: which command wrote the folder.
-STAGES = ("teacher", "distill", "finetune", "qat", "supernet", "search", "extract", "compress")
+STAGES = ("teacher", "import", "distill", "finetune", "qat", "supernet", "search", "extract", "compress")
 
 
 def write_settings(folder: str, settings, stage: str | None = None) -> None:
