@@ -35,7 +35,7 @@ def test_profile_per_layer(capsys):
 @pytest.mark.parametrize(
     "args,fragment",
     [
-        (["--arch", "unet", "--height", "256", "--width", "256"], "'unet'"),
+        (["--arch", "densenet", "--height", "256", "--width", "256"], "'densenet'"),
         (
             ["--arch", "sub_mobile_resnet", "--config", "24_24_oops", "--height", "256", "--width", "256"],
             "24_24_oops",

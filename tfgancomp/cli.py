@@ -17,7 +17,9 @@ SUPERNET_SKIPS = ("on_error", "quantize", "student_ngf", "student_config", "stud
 FINETUNE_SKIPS = SUPERNET_SKIPS + ("n_blocks",)
 
 #: Listed for --help without importing TensorFlow; the registry (tfgancomp.models.ARCHITECTURES) validates.
-ARCH_HELP = "resnet, mobile_resnet, sub_mobile_resnet, unet, spade, mobile_spade, sub_mobile_spade, patchgan, multiscale"
+ARCH_HELP = (
+    "resnet, mobile_resnet, sub_mobile_resnet, unet, spade, mobile_spade, sub_mobile_spade, patchgan, multiscale"
+)
 
 
 def _add_profile(sub) -> None:

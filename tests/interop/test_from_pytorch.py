@@ -5,7 +5,8 @@ random weights, batch-norm statistics and spectral-norm vectors, and a last conv
 saturated. The bound is the suite's float32 budget (tests/numerics.py): the imported Keras model evaluated in
 float64 is the reference; PyTorch float32 and the TFLite export — other float32 implementations of the same
 function — must stay within FACTOR × Keras float32's own
-error (PyTorch float64 too). Planted mapping mistakes (spectral norm not folded, a transposed kernel flipped) land far outside.
+error (PyTorch float64 too). Planted mapping mistakes (spectral norm not folded, a transposed kernel flipped)
+land far outside.
 """
 
 from __future__ import annotations
@@ -18,8 +19,13 @@ torch = pytest.importorskip("torch")
 from mobile_export import run_batch, to_tflite  # noqa: E402
 from tests.interop import torch_reference as R  # noqa: E402
 from tests.numerics import float32_budget  # noqa: E402
-from tfgancomp.interop import CheckpointError, from_pytorch, infer_architecture, load_pytorch  # noqa: E402
-from tfgancomp.interop import layouts  # noqa: E402
+from tfgancomp.interop import (  # noqa: E402
+    CheckpointError,
+    from_pytorch,
+    infer_architecture,
+    layouts,  # noqa: E402
+    load_pytorch,
+)
 
 #: id -> (PyTorch module factory, (channels, height, width), expected arch, expected inferred kwargs)
 CASES = {
@@ -85,7 +91,9 @@ def case(request):
         out64 = nhwc(module.double()(x.double()))
     imported = load_pytorch(state, height=h, width=w)
     inputs = nhwc(x)
-    return {"id": request.param, "arch": arch, "expected": expected, "state": state, "inputs": inputs,
+    params = sum(p.numel() for p in module.parameters())
+    return {"id": request.param, "arch": arch, "torch_params": params, "expected": expected, "state": state,
+            "inputs": inputs,
             "torch32": out32, "torch64": out64, "imported": imported, "size": (h, w),
             "budget": float32_budget(imported.model, inputs)}  # fmt: skip
 
@@ -94,6 +102,8 @@ def test_auto_identifies_the_architecture_and_its_arguments(case):
     inferred = infer_architecture({k: v.numpy() for k, v in case["state"].items() if "num_batches" not in k})
     assert inferred.arch == case["arch"] == case["imported"].arch
     assert {k: inferred.kwargs[k] for k in case["expected"]} == case["expected"]
+    model = case["imported"].model
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == case["torch_params"]
 
 
 def test_keras_matches_pytorch_in_float64_and_float32(case):
@@ -179,5 +189,7 @@ def test_named_arch_with_wrong_width_names_every_misfit_tensor_with_both_shapes(
         from_pytorch(state, arch="resnet", ngf=8, n_blocks=6)
     text = str(err.value)
     assert "does not fit ResNetGenerator" in text
-    assert "tensor model.1.weight has shape (4, 3, 7, 7) in the checkpoint, the architecture expects (8, 3, 7, 7)" in text
+    assert (
+        "tensor model.1.weight has shape (4, 3, 7, 7) in the checkpoint, the architecture expects (8, 3, 7, 7)" in text
+    )
     assert "\n" not in text

@@ -283,7 +283,7 @@ def randomize(model: nn.Module, seed: int = 0, spectral_steps: int = 3, example=
     """
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * (0.3 if p.dim() > 1 else 0.2))
         for name, b in model.named_buffers():
             if name.endswith("running_mean"):

@@ -29,8 +29,10 @@ class Imported:
 def _build_kwargs(inferred: Inferred, arch: str, arch_kwargs: dict) -> dict:
     kwargs = dict(inferred.kwargs) if inferred.arch == arch else {}
     kwargs.update({k: v for k, v in inferred.assumed.items() if inferred.arch == arch})
-    if arch in ("spade", "mobile_spade", "sub_mobile_spade") and arch_kwargs.get("instance") and (
-        "label_nc" not in arch_kwargs and "label_nc" in kwargs
+    if (
+        arch in ("spade", "mobile_spade", "sub_mobile_spade")
+        and arch_kwargs.get("instance")
+        and ("label_nc" not in arch_kwargs and "label_nc" in kwargs)
     ):  # the fc's input is label_nc + 1 channels: the last one is the instance edge
         kwargs["label_nc"] -= 1
     kwargs.update(arch_kwargs)

@@ -28,7 +28,9 @@ def _torch():
     try:
         import torch
     except ImportError:
-        raise CheckpointError(f"reading a PyTorch checkpoint needs PyTorch, which is not installed: {TORCH_INSTALL}")
+        raise CheckpointError(
+            f"reading a PyTorch checkpoint needs PyTorch, which is not installed: {TORCH_INSTALL}"
+        ) from None
     return torch
 
 
@@ -71,7 +73,7 @@ def _read_safetensors(path: str) -> dict:
         from safetensors import SafetensorError
         from safetensors.numpy import load_file
     except ImportError:
-        raise CheckpointError(f"reading {path} needs the safetensors package: pip install 'tfgancomp[torch]'")
+        raise CheckpointError(f"reading {path} needs the safetensors package: pip install 'tfgancomp[torch]'") from None
     try:
         return load_file(path)
     except (SafetensorError, OSError, ValueError) as err:

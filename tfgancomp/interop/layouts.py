@@ -46,7 +46,9 @@ class Inferred:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
         text = f"{self.arch}({args})"
         if self.assumed:
-            text += "; not recorded in a state dict, assumed: " + ", ".join(f"{k}={v!r}" for k, v in self.assumed.items())
+            text += "; not recorded in a state dict, assumed: " + ", ".join(
+                f"{k}={v!r}" for k, v in self.assumed.items()
+            )
         return text
 
 
@@ -120,8 +122,10 @@ def _infer_resnet(state: dict) -> Inferred:
 
 
 def unet_prefixes(num_downs: int) -> list[str]:
-    """The key prefix of each level's ``nn.Sequential``, outermost first (``model.model.``, ``model.model.1.model.``,
-    then ``3.model.`` deeper per level)."""
+    """The key prefix of each U-Net level's ``nn.Sequential``, outermost first.
+
+    ``model.model.``, then ``model.model.1.model.``, then one ``3.model.`` more per level.
+    """
     prefixes = ["model.model."]
     for level in range(2, num_downs + 1):
         prefixes.append(prefixes[-1] + ("1.model." if level == 2 else "3.model."))
@@ -317,7 +321,9 @@ def fill_from_state_dict(model, state: dict, where: str = "the checkpoint") -> N
         f.problems.append(f"unexpected key{'s' if len(unexpected) > 1 else ''} {', '.join(unexpected[:4])}"
                           + (f" (and {len(unexpected) - 4} more)" if len(unexpected) > 4 else ""))  # fmt: skip
     if f.problems:
-        shown = "; ".join(f.problems[:4]) + (f"; and {len(f.problems) - 4} more problems" if len(f.problems) > 4 else "")
+        shown = "; ".join(f.problems[:4]) + (
+            f"; and {len(f.problems) - 4} more problems" if len(f.problems) > 4 else ""
+        )
         raise CheckpointError(f"{where} does not fit {type(model).__name__}: {shown}")
     filled = {id(v) for v, _ in f.pairs}
     missed = [v.name for v in model.weights if id(v) not in filled]

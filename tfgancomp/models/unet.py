@@ -88,9 +88,9 @@ class UnetGenerator(ZooModel):
                 x = keras.layers.LeakyReLU(0.2, name=f"{name}_down{level}_act")(x)
                 skips[level] = x
             # 4×4 stride 2 with 'same' = PyTorch's padding 1 on both sides for even sizes
-            x = keras.layers.Conv2D(inner, 4, strides=2, padding="same", use_bias=bias, name=f"{name}_down{level}_conv")(
-                x
-            )
+            x = keras.layers.Conv2D(
+                inner, 4, strides=2, padding="same", use_bias=bias, name=f"{name}_down{level}_conv"
+            )(x)
             if 1 < level < num_downs:
                 x = make_norm(norm, f"{name}_down{level}_norm")(x)
         for level in range(num_downs, 0, -1):

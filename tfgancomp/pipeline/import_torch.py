@@ -103,8 +103,14 @@ def import_torch(settings: ImportSettings, out_dir: str, log=print) -> dict:
     from tfgancomp.interop import infer_architecture, load_pytorch, read_state_dict
     from tfgancomp.metrics import profile
     from tfgancomp.models.config import TEACHER_FAMILIES
-    from tfgancomp.pipeline.rundir import folder_lock, read_json, remove_stale_temps, save_model, write_json
-    from tfgancomp.pipeline.rundir import write_settings
+    from tfgancomp.pipeline.rundir import (
+        folder_lock,
+        read_json,
+        remove_stale_temps,
+        save_model,
+        write_json,
+        write_settings,
+    )
     from tfgancomp.pipeline.teacher import DataSettings, evaluate, held_out_reader
 
     s = settings
@@ -134,14 +140,16 @@ def import_torch(settings: ImportSettings, out_dir: str, log=print) -> dict:
         fields["ngf"] = config["ngf"]
     metrics = {}
     if s.data is not None:
-        reader = held_out_reader(DataSettings(task, s.data, s.size, s.aspect_ratio, direction=s.direction,
-                                              label_nc=fields.get("label_nc"), instance=fields.get("instance")))  # fmt: skip
+        data = DataSettings(task, s.data, s.size, s.aspect_ratio, direction=s.direction,
+                            label_nc=fields.get("label_nc"), instance=fields.get("instance"))  # fmt: skip
+        reader = held_out_reader(data)
         if reader is None:
             log(f"{s.data} has no held-out split with truth: the import is not scored")
         else:
-            if reader.dataset.element_spec[0].shape[-1] != model.inputs[0].shape[-1]:
-                raise ValueError(f"{s.data} gives {reader.dataset.element_spec[0].shape[-1]}-channel inputs, the "
-                                 f"generator takes {model.inputs[0].shape[-1]}; give label_nc / instance to match")  # fmt: skip
+            given, taken = reader.dataset.element_spec[0].shape[-1], model.inputs[0].shape[-1]
+            if given != taken:
+                raise ValueError(f"{s.data} gives {given}-channel inputs, the generator takes {taken}; give "
+                                 "label_nc / instance to match")  # fmt: skip
             metrics["imported"] = evaluate(model, reader)
             log(f"held-out: PSNR {metrics['imported']['psnr']:.2f} dB, SSIM {metrics['imported']['ssim']:.4f}")
     cost = profile(model)
