@@ -76,6 +76,7 @@ def _bad_files(root, module):
     wrong = dict(state, **{"model.11.conv_block.1.weight": torch.zeros(16, 12, 3, 3)})
     missing = {k: v for k, v in state.items() if k != "model.12.conv_block.5.bias"}
     extra = dict(state, **{"model.12.conv_block.9.weight": torch.zeros(3)})
+    foreign = {"encoder.0.weight": torch.zeros(4, 3, 3, 3)}
     text = root / "notes.pth"
     text.write_text("not a checkpoint\n")
     empty = root / "empty.pth"
@@ -90,6 +91,7 @@ def _bad_files(root, module):
          "(16, 16, 3, 3)"),
         (_save(root, "missing.pth", missing), "missing key model.12.conv_block.5.bias"),
         (_save(root, "extra.pth", extra), "unexpected key model.12.conv_block.9.weight"),
+        (_save(root, "foreign.pth", foreign), "foreign.pth: the state dict is not one of a generator"),
         (str(text), "notes.pth is not a PyTorch checkpoint"),
         (str(empty), "empty.pth is empty, not a checkpoint"),
         (str(truncated), "truncated.pth is not a readable PyTorch checkpoint"),

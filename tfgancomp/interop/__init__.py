@@ -27,16 +27,11 @@ class Imported:
 
 
 def _build_kwargs(inferred: Inferred, arch: str, arch_kwargs: dict) -> dict:
-    kwargs = dict(inferred.kwargs) if inferred.arch == arch else {}
-    kwargs.update({k: v for k, v in inferred.assumed.items() if inferred.arch == arch})
-    if (
-        arch in ("spade", "mobile_spade", "sub_mobile_spade")
-        and arch_kwargs.get("instance")
-        and ("label_nc" not in arch_kwargs and "label_nc" in kwargs)
-    ):  # the fc's input is label_nc + 1 channels: the last one is the instance edge
-        kwargs["label_nc"] -= 1
-    kwargs.update(arch_kwargs)
-    return kwargs
+    """The inferred arguments (when ``arch`` is the inferred one), then the caller's on top."""
+    kwargs = {**inferred.kwargs, **inferred.assumed} if inferred.arch == arch else {}
+    if arch_kwargs.get("instance") and "label_nc" in kwargs and "label_nc" not in arch_kwargs:
+        kwargs["label_nc"] -= 1  # SPADE's input is label_nc + 1 channels: the last one is the instance edge
+    return {**kwargs, **arch_kwargs}
 
 
 def load_pytorch(source, arch: str = "auto", height: int | None = None, width: int | None = None,

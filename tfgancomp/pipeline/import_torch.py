@@ -100,7 +100,7 @@ def import_torch(settings: ImportSettings, out_dir: str, log=print) -> dict:
         ValueError: (a :class:`~tfgancomp.interop.CheckpointError` for the checkpoint) naming the file, key or
             tensor; nothing is written then. ``out_dir`` holding another stage's run is refused too.
     """
-    from tfgancomp.interop import infer_architecture, load_pytorch, read_state_dict
+    from tfgancomp.interop import CheckpointError, infer_architecture, load_pytorch, read_state_dict
     from tfgancomp.metrics import profile
     from tfgancomp.models.config import TEACHER_FAMILIES
     from tfgancomp.pipeline.rundir import (
@@ -120,7 +120,10 @@ def import_torch(settings: ImportSettings, out_dir: str, log=print) -> dict:
     if previous is not None and previous.get("stage") != "import":
         raise ValueError(f"{out_dir} holds a {previous.get('stage')} run; import into a new folder")
     state = read_state_dict(s.checkpoint)
-    arch = s.arch if s.arch != "auto" else infer_architecture(state).arch
+    try:  # the arch names the flags' arguments (--n-blocks is a U-Net's num_downs)
+        arch = s.arch if s.arch != "auto" else infer_architecture(state).arch
+    except CheckpointError as err:
+        raise CheckpointError(f"{s.checkpoint}: {err}") from None
     h, w = ReaderSettings(s.size, aspect_ratio=s.aspect_ratio).shape
     imported = load_pytorch(state, arch, height=h, width=w, name="generator", **s.overrides(arch))
     model, family = imported.model, imported.model.family
