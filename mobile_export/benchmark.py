@@ -357,6 +357,22 @@ def benchmark(model, settings: BenchmarkSettings | None = None) -> BenchmarkResu
     return _remote(settings).run(path)
 
 
+def benchmarker(settings: BenchmarkSettings | None = None):
+    """``run(model) -> BenchmarkResult`` for many models on one target, set up once.
+
+    :func:`benchmark` sets a remote target up for every model (pushes the ``benchmark_model`` binary again); this
+    pushes it once and each model once, which is what measuring hundreds of small models (a latency table) needs.
+
+    Raises:
+        BenchmarkError: as :func:`benchmark` (setting up: the binary is missing or could not be pushed).
+    """
+    settings = settings or BenchmarkSettings()
+    if settings.target == "host":
+        return lambda model: _host(_check_model(model), settings)
+    remote = _remote(settings)
+    return lambda model: remote.run(_check_model(model))
+
+
 def compare(model, other, settings: BenchmarkSettings | None = None) -> Comparison:
     """Run ``model`` and ``other`` alternately on one target; ``speedup`` = other's latency / model's latency.
 

@@ -326,16 +326,52 @@ def _cmd_import_torch(args) -> int:
     return 0
 
 
+def _add_latency_table(sub) -> None:
+    from tfgancomp.pipeline.latency_table import LatencyTableSettings
+
+    p = sub.add_parser(
+        "latency-table",
+        help="measure a latency table of a target (host CPU / GPU, Android over adb, Jetson over ssh)",
+        description="Time every stage of the mobile ResNet generator that the space's configurations use (stem, "
+        "downsamplings, separable and dense residual blocks, upsamplings, head; every channel pair), each exported "
+        "alone to .tflite and run with tflite_benchmark's runner on the target, plus a few whole generators for the "
+        "constant and scale the stage sum leaves out. Writes OUT, a versioned JSON table naming the target, that "
+        "search and compress --budget-ms --latency-table read. Run it on an otherwise idle target.",
+    )
+    p.add_argument("--out", required=True, help="the table file to write (.json)")
+    p.add_argument("--work", help="folder for the temporary .tflite models (default: the system's temp folder)")
+    p.add_argument("--quiet", action="store_true", help="no line per model timed")
+    add_settings_flags(p, LatencyTableSettings)
+    p.set_defaults(func=_cmd_latency_table)
+
+
+def _cmd_latency_table(args) -> int:
+    from tfgancomp.pipeline.latency_table import LatencyTableSettings, build_latency_table
+
+    table = build_latency_table(settings_from_args(LatencyTableSettings, args), args.out, args.work,
+                                verbose=not args.quiet)  # fmt: skip
+    entries = sum(len(v) for v in table.stages.values())
+    print(f"latency table: {args.out} ({entries} stage entries, whole model = {table.constant_ms:+.3f} ms + "
+          f"{table.scale:.3f} × stage sum; "
+          f"{table.describe()})")  # fmt: skip
+    return 0
+
+
 def _add_search(sub) -> None:
     p = sub.add_parser(
         "search",
-        help="search a trained supernet's channel configurations under a MACs budget (resumable)",
+        help="search a trained supernet's channel configurations under a MACs or latency budget (resumable)",
         description="Score configurations from the supernet's shared weights on a slice of the training data, "
-        "proposed by a KerasTuner oracle that never exceeds the budget (MACs at the training resolution). Writes "
+        "proposed by a KerasTuner oracle that never exceeds the budget: MACs at the training resolution "
+        "(--budget-macs), or milliseconds predicted by a latency table of the target (--budget-ms; --latency-table "
+        "FILE from `tfgancomp latency-table`, default the shipped host-CPU table of the training size). Writes "
         "OUT/results.json, results.csv and scatter.png; the same command again continues the search.",
     )
     p.add_argument("--supernet", required=True, help="supernet run dir")
-    p.add_argument("--budget-macs", required=True, type=float, help="largest MACs at the training resolution")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--budget-macs", type=float, help="largest MACs at the training resolution")
+    budget.add_argument("--budget-ms", type=float, help="largest latency predicted by the latency table, in ms")
+    p.add_argument("--latency-table", help="latency table JSON of the target (predicted ms in the results too)")
     p.add_argument("--out", required=True, help="search folder (KerasTuner state and results)")
     p.add_argument("--space", help="search space (default: the supernet's)")
     p.add_argument("--oracle", default="evolution", help="evolution, random or bayesian")
@@ -354,10 +390,12 @@ def _cmd_search(args) -> int:
 
     rows = search(args.supernet, args.out, args.budget_macs, args.oracle, args.trials, args.space, args.images,
                   args.score, args.population, args.seed, args.inception_weights,
-                  verbose=2 if args.quiet else 1)  # fmt: skip
+                  verbose=2 if args.quiet else 1, budget_ms=args.budget_ms,
+                  latency_table=args.latency_table)  # fmt: skip
     best = rows[0]
+    ms = f", {best['predicted_ms']:.2f} ms predicted" if "predicted_ms" in best else ""
     print(f"{len(rows)} trials; best {best['config']}: score {best['score']:.3f}, {best['macs'] / 1e9:.3f} G MACs "
-          f"({best['macs_256'] / 1e9:.3f} G at 256)")  # fmt: skip
+          f"({best['macs_256'] / 1e9:.3f} G at 256){ms}")  # fmt: skip
     print(f"results: {args.out}/results.json, results.csv, scatter.png")
     return 0
 
@@ -598,6 +636,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_distill(sub)
     _add_train_supernet(sub)
     _add_search(sub)
+    _add_latency_table(sub)
     _add_extract(sub)
     _add_finetune(sub)
     _add_export(sub)
@@ -625,11 +664,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _expected(err: Exception) -> bool:
-    """A folder in use, or a file TensorFlow could not read or write (its modules are loaded if they raised)."""
+    """A folder in use, a file TensorFlow could not read or write, or a target that could not time a model.
+
+    (Their modules are loaded if they raised.)
+    """
     rundir = sys.modules.get("tfgancomp.pipeline.rundir")
     errors = sys.modules.get("tensorflow.python.framework.errors_impl")
+    bench = sys.modules.get("mobile_export.benchmark")
     return (rundir is not None and isinstance(err, rundir.RunDirInUse)) or (
-        errors is not None and isinstance(err, errors.OpError))  # fmt: skip
+        errors is not None and isinstance(err, errors.OpError)) or (
+        bench is not None and isinstance(err, bench.BenchmarkError))  # fmt: skip
 
 
 def _one_line(err: BaseException) -> str:

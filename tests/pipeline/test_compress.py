@@ -139,7 +139,7 @@ def test_settings_values():
     with pytest.raises(ValueError, match=r"in \(0, 1\]"):
         parse_ratio("3/2")
     assert derived_space(64, "resnet")["choices"][0] == [32, 24, 16]  # the paper's channels-32 for ngf 64
-    with pytest.raises(ValueError, match="either macs_ratio or budget_macs"):
+    with pytest.raises(ValueError, match="give one budget, not macs_ratio and budget_macs"):
         CompressSettings(".", macs_ratio=0.1, budget_macs=1e9)
     with pytest.raises(ValueError, match="qat_epochs must be an integer >= 0"):
         CompressSettings(".", qat_epochs=-1)
@@ -167,3 +167,54 @@ def test_compress_on_two_workers_trains_in_step_and_the_chief_finishes(setup, tm
                                               "stages.json", *STAGES[1:6], "benchmark.json", "report", "report.json",
                                               "report.md", "report.html"])  # fmt: skip
     assert sorted(os.listdir(os.path.join(out, ".workers", "worker-1"))) == [".lock", "space.json"]  # its plan
+
+
+def test_compress_under_a_latency_budget_searches_blocks_for_speed_and_reports_predicted_ms(setup, tmp_path, capsys):
+    """``--budget-ms`` with a target's latency table: the derived space also chooses dense / separable blocks."""
+    from tests.search.test_latency import synthetic
+    from tfgancomp.search import LatencyTable, SearchSpace
+
+    _, data, teacher = setup
+    # the table of this "target": every stage of the derived layout space and of the teacher (ngf 8)
+    covered = SearchSpace("covered", "resnet", [[8, 4, 3, 2]] * 8 + [[0, 1]] * 3 + [[1]] * 3)
+    table = synthetic(covered)
+    table_file = str(tmp_path / "target.json")
+    table.save(table_file)
+    space = SearchSpace(**derived_space(8, "resnet", 3))
+    assert space.choices == ((4, 3, 2),) * 8 + ((0, 1),) * 3 + ((1,),) * 3
+    low, high = table.predict(space.smallest(), 3), table.predict(space.largest(), 3)
+    budget = low + 0.4 * (high - low)
+    out = str(tmp_path / "run")
+    argv = ["compress", "--data", data, "--teacher", teacher, "--out", out, "--budget-ms", str(budget),
+            "--latency-table", table_file, "--supernet-epochs", "1", "--trials", "4", "--population", "2",
+            "--search-images", "2", "--finetune-epochs", "1", "--batch-size", "2", "--precisions", "float16",
+            "--benchmark-runs", "2", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"budget {budget:.3f} ms predicted (test CPU)" in printed
+    plan = json.load(open(os.path.join(out, "plan.json")))
+    assert plan["budget_ms"] == budget and plan["budget_macs"] is None and plan["space"]["name"] == "derived-4-blocks"
+    assert plan["latency_table"]["path"] == table_file and plan["space_range_ms"] == [low, high]
+    assert plan["teacher_predicted_ms"] == table.predict((8,) * 8 + (1, 1, 1, 0, 0, 0), 3)
+    trials = json.load(open(os.path.join(out, "search", "results.json")))["trials"]
+    assert trials and all(t["predicted_ms"] <= budget for t in trials)
+    report = json.load(open(os.path.join(out, "report.json")))
+    chosen = report["chosen"]
+    assert chosen["predicted_ms"] == table.predict(space.decode(chosen["config"]), 3) <= budget
+    assert report["models"]["float16"]["config"] == chosen["config"]
+    assert "ms predicted by the latency table of test CPU" in open(os.path.join(out, "report.md")).read()
+    # refused before any training: a budget outside the space's predicted range, a table of another size, two budgets
+    capsys.readouterr()
+    other = LatencyTable(**{**table.__dict__, "height": 64, "width": 64, "source": None})
+    other.save(str(tmp_path / "t64.json"))
+    for args, message in [
+        (["--budget-ms", str(low / 2), "--latency-table", table_file], "outside space 'derived-4-blocks''s predicted"),
+        (["--budget-ms", "5", "--latency-table", str(tmp_path / "t64.json")], "was measured at 64x64"),
+        (["--budget-ms", "5", "--macs-ratio", "1/8"], "give one budget, not macs_ratio and budget_ms"),
+        (["--budget-ms", "5", "--latency-table", str(tmp_path / "none.json")], "none.json does not exist"),
+    ]:
+        fresh = str(tmp_path / "refused")
+        assert main(["compress", "--data", data, "--teacher", teacher, "--out", fresh, *args]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+        assert not os.path.exists(os.path.join(fresh, "teacher"))

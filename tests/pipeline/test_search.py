@@ -181,3 +181,72 @@ def test_gaugan_supernet_search_extract_and_finetune(tmp_path, capsys):
     assert abs(float(tf.reduce_mean(psnr(extracted(x), y))) - rows[0]["psnr"]) < 1e-3
     blocks = {k: v for k, v in extracted.get_config().items() if k == "n_blocks"}  # the ResNet family's
     assert student_architecture(out) == {"student_config": rows[0]["config"], **blocks}  # what `finetune` rebuilds
+
+
+def test_a_layout_supernet_searched_under_a_latency_budget_and_extracted(setup, tmp_path, capsys):
+    """Dense-or-separable blocks in the space; the search keeps every trial under the predicted ms budget."""
+    from tests.search.test_latency import synthetic
+    from tfgancomp.search import LatencyTable, SearchSpace
+
+    data, teacher, _ = setup
+    space = SearchSpace("layout", "resnet", [[8, 4]] * 8 + [[0, 1]] * 3 + [[1]] * 3)
+    space_file = tmp_path / "layout.json"
+    space_file.write_text(json.dumps(space.to_dict()))
+    run = str(tmp_path / "supernet")
+    train_supernet(SupernetSettings(teacher, data, space=str(space_file), epochs=1, batch_size=2, num_samples=2), run,
+                   **QUIET)  # fmt: skip
+    supernet, _ = load_supernet(run)
+    assert supernet.dense and supernet.get_config()["dense"] is True
+    table = synthetic(space)
+    table_file = str(tmp_path / "table.json")
+    table.save(table_file)
+    budget = (table.predict(space.smallest(), 3) + table.predict(space.largest(), 3)) / 2
+    out = str(tmp_path / "search")
+    argv = ["search", "--supernet", run, "--budget-ms", str(budget), "--latency-table", table_file, "--out", out,
+            "--trials", "6", "--population", "4", "--images", "4", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    assert "ms predicted" in capsys.readouterr().out
+    results = json.load(open(os.path.join(out, "results.json")))
+    rows = results["trials"]
+    assert results["budget_ms"] == budget and len(rows) == 6
+    for row in rows:
+        assert row["predicted_ms"] <= budget and row["predicted_ms"] == table.predict(space.decode(row["config"]), 3)
+        assert row["macs"] == resnet_macs(row["config"], 32, 32, 3)
+    stored = json.load(open(os.path.join(out, "settings.json")))
+    assert stored["budget_ms"] == budget and stored["budget_macs"] is None
+    assert stored["latency_table"]["path"] == table_file and stored["latency_table"]["target"] == table.target
+    assert "predicted_ms" in open(os.path.join(out, "results.csv")).readline()
+
+    # extraction of a dense layout from the shared weights: a plain generator, equal to the supernet there
+    config = "8_8_8_8dx1_4x1_8dx1_8_8"
+    extracted_dir = str(tmp_path / "extract")
+    assert main(["extract", "--supernet", run, "--config", config, "--out", extracted_dir]) == 0
+    extracted = load_generator(extracted_dir)
+    assert extracted.get_config()["config"] == config
+    x = tf.random.uniform((2, 32, 32, 3), -1, 1)
+    float32_budget(extracted, x).check(supernet(x, config), "layout supernet at the extracted configuration")
+    capsys.readouterr()
+
+    # tables that cannot predict this search are refused before any scoring, in one line naming why
+    other_size = LatencyTable(**{**table.__dict__, "height": 64, "width": 64, "source": None})
+    other_size.save(str(tmp_path / "t64.json"))
+    separable_only = synthetic(SearchSpace("sep", "resnet", space.choices[:8]))
+    separable_only.save(str(tmp_path / "sep.json"))
+    broken = table.to_dict()
+    del broken["target"]["device"]
+    (tmp_path / "broken.json").write_text(json.dumps(broken))
+    for table_arg, message in [
+        (str(tmp_path / "t64.json"), "was measured at 64x64; the search runs at 32x32"),
+        (str(tmp_path / "sep.json"), "has no block_dense entry"),
+        (str(tmp_path / "broken.json"), "key 'target.device' is missing"),
+        (None, "no shipped latency table is measured at 32x32"),
+    ]:
+        bad = [*argv[:5], *(["--latency-table", table_arg] if table_arg else []), "--out", str(tmp_path / "s2"),
+               "--trials", "2"]  # fmt: skip
+        assert main(bad) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert (
+        main([*argv[:3], "--budget-ms", "0.000001", "--latency-table", table_file, "--out", str(tmp_path / "s3")]) == 2
+    )
+    assert "is below the smallest configuration" in capsys.readouterr().err

@@ -46,7 +46,7 @@ def test_user_defined_spaces_in_code_and_json(tmp_path):
         get_space(str(tmp_path / "bad.json"))
     with pytest.raises(ValueError, match="unknown resnet search space 'channels-99'"):
         get_space("channels-99")
-    with pytest.raises(ValueError, match="has 3 positions; configurations have 8"):
+    with pytest.raises(ValueError, match="has 3 positions; resnet configurations have 8 or 14"):
         SearchSpace("short", "resnet", [[8]] * 3)
     with pytest.raises(ValueError, match="distinct positive widths"):
         SearchSpace("zero", "resnet", [[8, 0]] * 8)

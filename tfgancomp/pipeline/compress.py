@@ -73,8 +73,13 @@ class CompressSettings:
         macs_ratio: The budget as a fraction of the teacher's MACs at the training size (``1/16``, ``0.0625``);
             the default when ``budget_macs`` is not given is 1/16.
         budget_macs: The budget in MACs at the training size (instead of ``macs_ratio``).
+        budget_ms: The budget as latency in milliseconds predicted by ``latency_table`` (instead of a MACs budget;
+            ResNet tasks): the search keeps every candidate under it.
+        latency_table: The target's latency table (``tfgancomp latency-table``; default: the shipped host-CPU
+            table of the training size). With it, the search results and the report also show predicted ms.
         space: Search space name or JSON file (default: derived from the teacher's width: every position in
-            ``{w, 3w/4, w/2}`` with ``w`` half the teacher's width, the paper's ``channels-32`` for ngf 64).
+            ``{w, 3w/4, w/2}`` with ``w`` half the teacher's width, the paper's ``channels-32`` for ngf 64; with
+            ``budget_ms``, also separable or dense blocks and 1 to all blocks per residual group).
         sampling: Supernet sampling, ``"uniform"`` or ``"sandwich"``.
         supernet_epochs: Supernet training epochs (the last half decays linearly).
         trials: Search trials.
@@ -101,6 +106,8 @@ class CompressSettings:
     batch_size: int = 4
     macs_ratio: float | str | None = None
     budget_macs: float | None = None
+    budget_ms: float | None = None
+    latency_table: str | None = None
     space: str | None = None
     sampling: str = "uniform"
     supernet_epochs: int = 10
@@ -130,12 +137,21 @@ class CompressSettings:
             check_positive_int("size", self.size)
         if not isinstance(self.qat_epochs, int) or isinstance(self.qat_epochs, bool) or self.qat_epochs < 0:
             raise ValueError(f"qat_epochs must be an integer >= 0, got {self.qat_epochs!r}")
-        if self.macs_ratio is not None and self.budget_macs is not None:
-            raise ValueError("give either macs_ratio or budget_macs, not both")
+        given = [k for k in ("macs_ratio", "budget_macs", "budget_ms") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one budget, not {' and '.join(given)}")
         if self.macs_ratio is not None:
             object.__setattr__(self, "macs_ratio", parse_ratio(self.macs_ratio))
-        elif self.budget_macs is None:
+        elif not given:
             object.__setattr__(self, "macs_ratio", 1 / 16)
+        if self.budget_ms is not None:
+            b = self.budget_ms
+            if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or b <= 0:
+                raise ValueError(f"budget_ms must be a finite positive number of milliseconds, got {b!r}")
+            object.__setattr__(self, "budget_ms", float(b))
+        if self.latency_table is not None and not os.path.isfile(self.latency_table):
+            raise ValueError(f"latency_table {self.latency_table} does not exist: give a file from "
+                             "tfgancomp latency-table")  # fmt: skip
         if self.budget_macs is not None:
             b = self.budget_macs
             if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or b <= 0:
@@ -258,11 +274,19 @@ def _finetune_settings(s: CompressSettings, teacher: str, extract_dir: str):
                            seed=s.seed)  # fmt: skip
 
 
-def derived_space(teacher_ngf: int, family: str) -> dict:
-    """The default space for a teacher of width ``teacher_ngf``: ``{w, 3w/4, w/2}`` per position, ``w = ngf/2``."""
+def derived_space(teacher_ngf: int, family: str, n_blocks: int | None = None) -> dict:
+    """The default space for a teacher of width ``teacher_ngf``: ``{w, 3w/4, w/2}`` per position, ``w = ngf/2``.
+
+    With ``n_blocks`` (a ResNet searched by latency), each residual group also chooses separable or dense blocks and
+    how many of them, from all of the group's down to one: the choices that trade MACs for milliseconds.
+    """
     w = max(2, teacher_ngf // 2)
     widths = sorted({w, max(1, round(3 * w / 4)), max(1, w // 2)}, reverse=True)
-    return {"name": f"derived-{w}", "family": family, "choices": [widths] * 8}
+    if n_blocks is None or family != "resnet":
+        return {"name": f"derived-{w}", "family": family, "choices": [widths] * 8}
+    n1 = n_blocks // 3
+    depths = [list(range(g, 0, -1)) or [0] for g in (n1, n1, n_blocks - 2 * n1)]
+    return {"name": f"derived-{w}-blocks", "family": family, "choices": [widths] * 8 + [[0, 1]] * 3 + depths}
 
 
 def plan(s: CompressSettings, out_dir: str) -> dict:
@@ -294,7 +318,8 @@ def plan(s: CompressSettings, out_dir: str) -> dict:
             raise ValueError(f"the teacher ({type(teacher).__name__}) has no base width (ngf) to derive the search "
                              "space from: give the space")  # fmt: skip
         space_path = os.path.join(out_dir, "space.json")  # written once every check passed
-        space = SearchSpace(**derived_space(config["ngf"], family))
+        blocks = int(config.get("n_blocks", 9)) if s.budget_ms is not None else None
+        space = SearchSpace(**derived_space(config["ngf"], family, blocks))
     else:
         space_path, space = s.space, get_space(s.space, family)
     if family == "spade":
@@ -314,6 +339,16 @@ def plan(s: CompressSettings, out_dir: str) -> dict:
         raise ValueError(f"space {space.name!r} is heavier than the teacher: its largest configuration costs "
                          f"{high / 1e9:.3f} G MACs at {h}x{w}, the teacher {teacher_macs / 1e9:.3f} G; give a "
                          "narrower space")  # fmt: skip
+    latency = {}
+    if s.budget_ms is not None or s.latency_table:
+        latency = _latency_plan(s, space, family, config if type(teacher).__name__ == "ResNetGenerator" else {}, h, w)
+    if s.budget_ms is not None:
+        if s.space is None:
+            write_json(space_path, space.to_dict())
+        return {"task": task, "teacher": {"macs": teacher_macs, "params": cost.params, "height": h, "width": w,
+                                          "ngf": config.get("ngf"), "class": type(teacher).__name__},
+                "space": {"path": space_path, **space.to_dict()}, "budget_macs": None, "budget_ratio": None,
+                "space_range_macs": [low, high], **latency}  # fmt: skip
     budget = s.budget_macs if s.budget_macs is not None else s.macs_ratio * teacher_macs
     if not low <= budget <= high:
         raise ValueError(
@@ -327,7 +362,39 @@ def plan(s: CompressSettings, out_dir: str) -> dict:
     return {"task": task, "teacher": {"macs": teacher_macs, "params": cost.params, "height": h, "width": w,
                                       "ngf": config.get("ngf"), "class": type(teacher).__name__},
             "space": {"path": space_path, **space.to_dict()}, "budget_macs": budget,
-            "budget_ratio": budget / teacher_macs, "space_range_macs": [low, high]}  # fmt: skip
+            "budget_ratio": budget / teacher_macs, "space_range_macs": [low, high], **latency}  # fmt: skip
+
+
+def _latency_plan(s: CompressSettings, space, family: str, config: dict, h: int, w: int) -> dict:
+    """The latency table (checked against the space), the ms budget's range, and the teacher's predicted ms.
+
+    Raises:
+        ValueError: a GauGAN task, a table that does not fit, or a budget outside the space's predicted range.
+    """
+    from tfgancomp.search.latency import find_table
+
+    if family != "resnet":
+        raise ValueError("a latency budget (budget_ms) and latency tables cover the ResNet tasks (pix2pix, "
+                         "CycleGAN); give a MACs budget for GauGAN")  # fmt: skip
+    blocks = int(config.get("n_blocks", 9))
+    table = find_table(h, w, s.latency_table)
+    table.check(space, h, w, blocks)
+    predict = table.predictor(blocks)
+    low, high = predict(space.smallest()), predict(space.largest())
+    ngf = config.get("ngf")
+    teacher = None  # a ResNet teacher is the all-dense layout at its own width, when the table has those stages
+    if isinstance(ngf, int) and config.get("norm", "instance") == "instance":
+        layout = (ngf,) * 8 + (1, 1, 1, 0, 0, 0)
+        teacher = None if table.missing(layout, blocks) else predict(layout)
+    out = {"latency_table": {"path": table.source, "target": table.target, "constant_ms": table.constant_ms},
+           "teacher_predicted_ms": teacher, "space_range_ms": [low, high]}  # fmt: skip
+    if s.budget_ms is not None:
+        if not low <= s.budget_ms <= high:
+            raise ValueError(f"budget {s.budget_ms:.3f} ms is outside space {space.name!r}'s predicted range on "
+                             f"{table.describe()}: {low:.3f} ms (its smallest configuration) to {high:.3f} ms (its "
+                             "largest); give a budget_ms between those")  # fmt: skip
+        out["budget_ms"] = s.budget_ms
+    return out
 
 
 # --------------------------------------------------------------------------------------------- the stages
@@ -379,9 +446,12 @@ def compress(settings: CompressSettings, out_dir: str, log=print, verbose: int =
         decided = plan(s, out_dir)
         write_settings(out_dir, s)
         write_json(os.path.join(out_dir, "plan.json"), decided)
+        if decided.get("budget_ms") is not None:
+            budget = f"{decided['budget_ms']:.3f} ms predicted ({decided['latency_table']['target']['device']})"
+        else:
+            budget = f"{decided['budget_macs'] / 1e9:.4f} G (1/{1 / decided['budget_ratio']:.1f})"
         log(f"teacher {decided['teacher']['macs'] / 1e9:.3f} G MACs at {decided['teacher']['height']}x"
-            f"{decided['teacher']['width']}; budget {decided['budget_macs'] / 1e9:.4f} G (1/"
-            f"{1 / decided['budget_ratio']:.1f}); space {decided['space']['name']}")  # fmt: skip
+            f"{decided['teacher']['width']}; budget {budget}; space {decided['space']['name']}")  # fmt: skip
         return _compress(s, out_dir, decided, log, verbose)
 
 
@@ -463,10 +533,12 @@ def _compress(s: CompressSettings, out_dir: str, decided: dict, log, verbose: in
     stages.run("supernet", supernet)
 
     def searching():
+        table = (decided.get("latency_table") or {}).get("path")
         rows = search(path["supernet"], path["search"], decided["budget_macs"], "evolution", s.trials,
-                      images=s.search_images, population=s.population, seed=s.seed, verbose=verbose)  # fmt: skip
+                      images=s.search_images, population=s.population, seed=s.seed, verbose=verbose,
+                      budget_ms=decided.get("budget_ms"), latency_table=table)  # fmt: skip
         return {"run": path["search"], "config": rows[0]["config"], "macs": rows[0]["macs"],
-                "score": rows[0]["score"]}  # fmt: skip
+                "score": rows[0]["score"], "predicted_ms": rows[0].get("predicted_ms")}  # fmt: skip
 
     chosen = stages.run("search", searching)
     stages.run("extract", lambda: {"run": extract(path["supernet"], chosen["config"], path["extract"],

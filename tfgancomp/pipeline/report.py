@@ -92,7 +92,7 @@ def measure(out_dir: str) -> dict:
 
     return {"settings": settings, "plan": plan, "held_out_images": 0 if inputs is None else len(inputs),
             "models": {name: rows[name] for name in order if name in rows}, "objective": objective,
-            "chosen": {k: stages["search"].get(k) for k in ("config", "macs", "score")},
+            "chosen": {k: stages["search"].get(k) for k in ("config", "macs", "score", "predicted_ms")},
             "search": search.get("trials", []),
             "stage_seconds": {k: stages[k]["seconds"] for k in STAGES if k in stages},
             "stage_runs": {k: v["run"] for k, v in stages.items() if "run" in v},
@@ -144,29 +144,36 @@ def examples_figure(figures: dict, task: str, path: str) -> str | None:
 
 
 def search_figure(figures: dict, path: str) -> str | None:
-    """The search's trials: MACs (G) vs score, the budget as a vertical line, the chosen configuration labelled."""
+    """The search's trials: MACs (or, under a latency budget, predicted ms) vs score.
+
+    The budget is a vertical line, the chosen configuration labelled.
+    """
     trials = figures["search"]
     if not trials:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    macs = np.array([t["macs"] for t in trials]) / 1e9
+    plan, chosen = figures["plan"], figures["chosen"]
+    size = f"{plan['teacher']['height']}×{plan['teacher']['width']}"
+    if plan.get("budget_ms") is not None:
+        key, budget, scale, unit, kind = "predicted_ms", plan["budget_ms"], 1.0, "ms", "latency"
+        label = f"predicted latency at {size} (ms, {plan['latency_table']['target']['device']})"
+    else:
+        key, budget, kind = "macs", plan["budget_macs"], "MACs"
+        scale, unit = (1e9, "G") if budget >= 1e8 else (1e6, "M")
+        label = f"MACs at the training size ({unit}, {size})"
+    x = np.array([t[key] for t in trials]) / scale
     score = np.array([t["score"] for t in trials])
-    budget = figures["plan"]["budget_macs"]
-    scale, unit = (1e9, "G") if budget >= 1e8 else (1e6, "M")
-    macs = macs * 1e9 / scale
-    ax.scatter(macs, score, s=12, alpha=0.6, label=f"trials ({len(trials)})")
+    ax.scatter(x, score, s=12, alpha=0.6, label=f"trials ({len(trials)})")
     ax.axvline(budget / scale, color="gray", linestyle="--", label=f"budget {budget / scale:.4g} {unit}")
-    chosen = figures["chosen"]
-    ax.scatter([chosen["macs"] / scale], [chosen["score"]], color="red", s=40, zorder=3,
+    ax.scatter([chosen[key] / scale], [chosen["score"]], color="red", s=40, zorder=3,
                label=f"chosen {chosen['config']}")  # fmt: skip
     ax.margins(x=0.08, y=0.12)
-    ax.set_xlabel(f"MACs at the training size ({unit}, {figures['plan']['teacher']['height']}×"
-                  f"{figures['plan']['teacher']['width']})")  # fmt: skip
+    ax.set_xlabel(label)
     names = {"psnr": "PSNR to truth (dB)", "psnr_to_teacher": "PSNR to the teacher (dB)", "fid": "FID", "kid": "KID"}
     objective = figures.get("objective") or "psnr"
     ax.set_ylabel(f"{names.get(objective, objective)}, shared weights")
-    ax.set_title("search under the MACs budget")
+    ax.set_title(f"search under the {kind} budget")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -250,14 +257,28 @@ def _summary(figures: dict) -> list[str]:
     lines = [
         f"Teacher: {plan['teacher']['class']} (ngf {plan['teacher']['ngf']}), {_count(plan['teacher']['macs'], 'MACs')}"
         f" at {plan['teacher']['height']}×{plan['teacher']['width']}.",
-        f"Budget: {_count(plan['budget_macs'], 'MACs')} (1/{1 / plan['budget_ratio']:.1f} of the teacher); search "
-        f"space {plan['space']['name']}; chosen configuration {chosen['config']} ({_count(chosen['macs'], 'MACs')}).",
+        _budget_line(plan, chosen),
         f"Quality on {figures['held_out_images']} held-out images: mean of per-image PSNR / SSIM; PSNR to teacher "
         "against the teacher's float16 bundle. Latency: LiteRT on this host's CPU, each compressed model run "
         "alternately with the teacher; speedup is the median of the per-run latency ratios.",
         "Stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in figures["stage_seconds"].items()) + ".",
     ]
     return lines
+
+
+def _budget_line(plan: dict, chosen: dict) -> str:
+    space = f"search space {plan['space']['name']}; chosen configuration {chosen['config']}"
+    if plan.get("budget_ms") is None:
+        line = (f"Budget: {_count(plan['budget_macs'], 'MACs')} (1/{1 / plan['budget_ratio']:.1f} of the teacher); "
+                f"{space} ({_count(chosen['macs'], 'MACs')}")  # fmt: skip
+        ms = f", {chosen['predicted_ms']:.2f} ms predicted" if chosen.get("predicted_ms") is not None else ""
+        return line + ms + ")."
+    table = plan["latency_table"]
+    teacher = plan.get("teacher_predicted_ms")
+    of_teacher = f", 1/{teacher / plan['budget_ms']:.1f} of the teacher's {teacher:.2f} ms" if teacher else ""
+    return (f"Budget: {plan['budget_ms']:.2f} ms predicted by the latency table of {table['target']['device']} "
+            f"({table['target']['runtime']}, {table['target']['threads']} threads{of_teacher}); {space} "
+            f"({chosen['predicted_ms']:.2f} ms predicted, {_count(chosen['macs'], 'MACs')}).")  # fmt: skip
 
 
 def write_report(out_dir: str) -> dict:

@@ -51,8 +51,8 @@ class SupernetSettings(DistillSettings):
             raise ValueError(f"teacher {self.teacher} does not exist: give a teacher run dir or a generator file")
         space = self.search_space()
         if self.student_ngf is None:
-            object.__setattr__(self, "student_ngf", max(space.largest()))
-        elif self.student_ngf != max(space.largest()):
+            object.__setattr__(self, "student_ngf", space.ngf)
+        elif self.student_ngf != space.ngf:
             raise ValueError(f"student_ngf {self.student_ngf} differs from space {self.space!r}'s widest entry")
         super().__post_init__()
 
@@ -66,9 +66,9 @@ def build_supernet(settings: dict):
     """The supernet of a resolved supernet run's settings (as a dict), named ``student``."""
     space = get_space(settings["space"], TASK_FAMILIES[settings["task"]])
     if settings["task"] == "gaugan":
-        return SuperMobileSPADEGenerator(max(space.largest()), settings["label_nc"], settings["instance"], 3,
+        return SuperMobileSPADEGenerator(space.ngf, settings["label_nc"], settings["instance"], 3,
                                          settings["param_free_norm"], name="student")  # fmt: skip
-    return SuperMobileResNetGenerator(max(space.largest()), 3, 3, settings["n_blocks"], name="student")
+    return SuperMobileResNetGenerator(space.ngf, 3, 3, settings["n_blocks"], dense=space.has_layout, name="student")
 
 
 def _build(s: SupernetSettings, teacher, log):

@@ -1,6 +1,7 @@
 """KerasTuner oracles over a channel search space that never propose a configuration over a MACs budget.
 
 KerasTuner is used model-free (design.md): an oracle proposes channel configurations as hyperparameters ``c0``..``c7``
+(``c0``..``c13`` in a space with block layouts)
 and a tuner's ``run_trial`` scores them (from a supernet's shared weights). :class:`EvolutionOracle` is Fast GAN
 Compression's evolutionary search; :class:`BudgetedRandomOracle` and :class:`BudgetedBayesianOracle` are
 KerasTuner's built-in oracles with the same budget rule. Oracle state (trials, queue, random state) is saved by
@@ -12,27 +13,28 @@ from __future__ import annotations
 import keras_tuner
 import numpy as np
 
+from tfgancomp.models.config import LAYOUT_LENGTH
 from tfgancomp.search.space import SearchSpace
 
-POSITIONS = tuple(f"c{i}" for i in range(8))
+POSITIONS = tuple(f"c{i}" for i in range(LAYOUT_LENGTH))
 
 
 def space_hyperparameters(space: SearchSpace) -> keras_tuner.HyperParameters:
     """The space as KerasTuner hyperparameters: one ``Choice`` ``c{i}`` per position."""
     hp = keras_tuner.HyperParameters()
-    for name, choices in zip(POSITIONS, space.choices, strict=True):
-        hp.Choice(name, list(choices), ordered=True)
+    for name, choices in zip(POSITIONS, space.choices, strict=False):
+        hp.Choice(name, list(choices), ordered=name not in ("c8", "c9", "c10"))  # block kinds are not ordered
     return hp
 
 
 def config_of(values: dict) -> tuple[int, ...]:
     """The configuration of a trial's hyperparameter values."""
-    return tuple(int(values[name]) for name in POSITIONS)
+    return tuple(int(values[name]) for name in POSITIONS if name in values)
 
 
 def values_of(config) -> dict:
     """Hyperparameter values of a configuration."""
-    return {name: int(w) for name, w in zip(POSITIONS, config, strict=True)}
+    return {name: int(w) for name, w in zip(POSITIONS, config, strict=False)}
 
 
 class _Budget:

@@ -18,7 +18,8 @@ from tfgancomp.layers.resize import NearestDownsample, resize_nearest
 from tfgancomp.layers.separable import SEPARABLE_NORMS
 from tfgancomp.layers.spade import PARAM_FREE_NORMS
 from tfgancomp.models import SubMobileResNetGenerator, SubMobileSPADEGenerator
-from tfgancomp.models.config import format_config, parse_config
+from tfgancomp.models.config import LAYOUT_LENGTH, format_config, parse_config, split_layout
+from tfgancomp.models.resnet import group_depths
 from tfgancomp.models.spade import SPADE_BLOCKS, UPSAMPLING_LAYERS, upsamples_before
 from tfgancomp.validation import check_choice, check_positive_int
 
@@ -43,20 +44,27 @@ class SuperMobileResNetGenerator(keras.Model):
     group). The layer names are the suffixes of :class:`~tfgancomp.models.SubMobileResNetGenerator`'s, which
     :func:`extract_subnet` relies on.
 
+    With ``dense=True`` every residual block also holds the weights of a dense block (two full 3×3 convolutions)
+    and the supernet takes 14-int configurations with a block layout (:mod:`tfgancomp.models.config`): per
+    residual group, separable or dense blocks and how many of the group's first blocks run (the others are skipped
+    — identity, as in once-for-all elastic depth). 8-int configurations mean separable blocks, every group whole.
+
     Args:
         ngf: Largest width of every configuration entry (64 for ``channels-64-*`` spaces).
         input_nc: Input channels.
         output_nc: Output channels.
         n_blocks: Residual blocks (three groups of ``n//3, n//3, rest``).
+        dense: Whether blocks may also be dense (layout spaces such as ``blocks-64-pix2pix``).
         name: Model name.
         **kwargs: Passed to ``keras.Model``.
     """
 
     family = "resnet"
 
-    def __init__(self, ngf: int = 64, input_nc: int = 3, output_nc: int = 3, n_blocks: int = 9,
+    def __init__(self, ngf: int = 64, input_nc: int = 3, output_nc: int = 3, n_blocks: int = 9, dense: bool = False,
                  name: str = "super_mobile_resnet_generator", **kwargs):  # fmt: skip
         super().__init__(name=name, **kwargs)
+        self.dense = bool(dense)
         self.ngf = check_positive_int("SuperMobileResNetGenerator ngf", ngf)
         self.input_nc = check_positive_int("SuperMobileResNetGenerator input_nc", input_nc)
         self.output_nc = check_positive_int("SuperMobileResNetGenerator output_nc", output_nc)
@@ -71,6 +79,8 @@ class SuperMobileResNetGenerator(keras.Model):
             for j in (1, 2):
                 convs[f"conv{j}_depthwise"] = ElasticDepthwiseConv2D(4 * g, 4 * g, 3, name=f"block{i}_conv{j}_dw")
                 convs[f"conv{j}_pointwise"] = ElasticConv2D(4 * g, 4 * g, 1, name=f"block{i}_conv{j}_pw")
+                if self.dense:
+                    convs[f"conv{j}_dense"] = ElasticConv2D(4 * g, 4 * g, 3, name=f"block{i}_conv{j}_dense")
             self.blocks.append(convs)
         self.up1_conv = ElasticConv2DTranspose(4 * g, 2 * g, 3, 2, name="up1_conv")
         self.up2_conv = ElasticConv2DTranspose(2 * g, g, 3, 2, name="up2_conv")
@@ -79,6 +89,7 @@ class SuperMobileResNetGenerator(keras.Model):
             layer.build(None)
         n1 = n_blocks // 3
         self._group = [0] * n1 + [1] * n1 + [2] * (n_blocks - 2 * n1)
+        self._index_in_group = [i - (0, n1, 2 * n1)[g] for i, g in enumerate(self._group, start=1)]
         self._taps = [b for b in (n1, 2 * n1, n_blocks) if b > 0]
 
     def tap_names(self) -> list[str]:
@@ -105,13 +116,38 @@ class SuperMobileResNetGenerator(keras.Model):
         return (self.ngf,) * 8
 
     def check_config(self, config) -> tuple[int, ...]:
-        """Widths of a configuration string or sequence, each at most ``ngf``."""
+        """Widths (and block layout) of a configuration string or sequence, each width at most ``ngf``."""
         widths = parse_config(config, "resnet")
-        if len(widths) != 8:
-            raise ValueError(f"the supernet takes 8-entry configurations, got {config!r}")
-        if max(widths) > self.ngf:
+        if len(widths) not in (8, LAYOUT_LENGTH):
+            raise ValueError(f"the supernet takes 8-entry configurations (or 14 with a block layout), got {config!r}")
+        if max(widths[:8]) > self.ngf:
             raise ValueError(f"configuration {format_config(widths)!r} exceeds the supernet's width {self.ngf}")
+        if len(widths) == LAYOUT_LENGTH:
+            if any(widths[8:11]) and not self.dense:
+                raise ValueError(f"configuration {format_config(widths)!r} has dense blocks; this supernet holds "
+                                 "separable ones only (train it over a layout space, dense=True)")  # fmt: skip
+            group_depths(self.n_blocks, widths[11:], format_config(widths))
         return widths
+
+    def _block(self, convs, x, inner, trunk, dense):
+        """A residual block's branch: separable (or, with ``dense`` true, dense) convolutions."""
+
+        def branch(kind):
+            y = x
+            for j, width in ((1, inner), (2, trunk)):
+                if kind == "dense":
+                    y = convs[f"conv{j}_dense"](_reflect(y, 1), width)
+                else:
+                    y = convs[f"conv{j}_depthwise"](_reflect(y, 1))
+                    y = convs[f"conv{j}_pointwise"](instance_norm(y), width)
+                y = instance_norm(y)
+                if j == 1:
+                    y = tf.nn.relu(y)
+            return y
+
+        if dense is None:
+            return branch("separable")
+        return tf.cond(dense, lambda: branch("dense"), lambda: branch("separable"))
 
     def call(self, inputs, config=None, return_taps: bool = False, training=None):
         if config is None:
@@ -119,6 +155,7 @@ class SuperMobileResNetGenerator(keras.Model):
         if not tf.is_tensor(config):
             config = tf.constant(self.check_config(config), tf.int32)
         c0, c1, c2, r1, r2, r3, u1, u2 = (config[i] for i in range(8))
+        layout = config.shape[0] == LAYOUT_LENGTH
         trunk = 4 * c2
         inner = (4 * r1, 4 * r2, 4 * r3)
         x = tf.nn.relu(instance_norm(self.stem_conv(_reflect(inputs, 3), c0)))
@@ -126,14 +163,15 @@ class SuperMobileResNetGenerator(keras.Model):
         x = tf.nn.relu(instance_norm(self.down2_conv(_zero(x, 1), trunk)))
         taps = [x]
         for i, convs in enumerate(self.blocks, start=1):
-            y = x
-            for j, width in ((1, inner[self._group[i - 1]]), (2, trunk)):
-                y = convs[f"conv{j}_depthwise"](_reflect(y, 1))
-                y = convs[f"conv{j}_pointwise"](instance_norm(y), width)
-                y = instance_norm(y)
-                if j == 1:
-                    y = tf.nn.relu(y)
-            x = x + y
+            group = self._group[i - 1]
+            if not layout:
+                x = x + self._block(convs, x, inner[group], trunk, None)
+            else:  # the group's first `count` blocks run (0: all), the others are the identity
+                count = config[11 + group]
+                active = tf.logical_or(count == 0, self._index_in_group[i - 1] <= count)
+                dense = tf.equal(config[8 + group], 1) if self.dense else None
+                x = tf.cond(active, lambda x=x, c=convs, g=group, d=dense: x + self._block(c, x, inner[g], trunk, d),
+                            lambda x=x: x)  # fmt: skip
             if i in self._taps:
                 taps.append(x)
         x = tf.nn.relu(instance_norm(self.up1_conv(x, 2 * u1)))
@@ -143,7 +181,7 @@ class SuperMobileResNetGenerator(keras.Model):
 
     def get_config(self):
         return {"name": self.name, "ngf": self.ngf, "input_nc": self.input_nc, "output_nc": self.output_nc,
-                "n_blocks": self.n_blocks}  # fmt: skip
+                "n_blocks": self.n_blocks, "dense": self.dense}  # fmt: skip
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -345,7 +383,7 @@ def extract_subnet(supernet, config, height: int | None = None, width: int | Non
 
     Args:
         supernet: A supernet generator.
-        config: The configuration (string or 8 ints), each entry at most the supernet's ``ngf``.
+        config: The configuration (string, 8 ints or 14 with a block layout), widths at most the supernet's ``ngf``.
         height: Fixed input height of the subnet (``None``: dynamic).
         width: Fixed input width (``None``: dynamic).
         name: Name of the subnet (its layer-name prefix).
@@ -361,11 +399,21 @@ def extract_subnet(supernet, config, height: int | None = None, width: int | Non
                                    supernet.n_blocks, height=height, width=width, name=name)  # fmt: skip
     for key in ("stem_conv", "down1_conv", "down2_conv", "up1_conv", "up2_conv", "head_conv"):
         _copy(getattr(supernet, key), sub.get_layer(f"{name}_{key}"))
-    for i, convs in enumerate(supernet.blocks, start=1):
-        for j in (1, 2):
-            separable = sub.get_layer(f"{name}_block{i}_conv{j}")
-            _copy(convs[f"conv{j}_depthwise"], separable.depthwise)
-            _copy(convs[f"conv{j}_pointwise"], separable.pointwise)
+    _, kinds, _ = split_layout(widths)
+    i = 0  # the subnet numbers its blocks 1.. across groups; each group keeps the supernet group's first blocks
+    for group, count in enumerate(sub.block_groups()):
+        if count == 0:
+            continue
+        first = supernet._group.index(group)
+        for convs in supernet.blocks[first : first + count]:
+            i += 1
+            for j in (1, 2):
+                target = sub.get_layer(f"{name}_block{i}_conv{j}")
+                if kinds[group] == 1:
+                    _copy(convs[f"conv{j}_dense"], target)
+                else:
+                    _copy(convs[f"conv{j}_depthwise"], target.depthwise)
+                    _copy(convs[f"conv{j}_pointwise"], target.pointwise)
     return sub
 
 

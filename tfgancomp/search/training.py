@@ -38,9 +38,11 @@ class SupernetDistiller(Distiller):
         if space.family != supernet.family:
             raise ValueError(f"space {space.name!r} is of the {space.family} family, the supernet of the "
                              f"{supernet.family} family")  # fmt: skip
-        if max(space.largest()) > supernet.ngf:
-            raise ValueError(f"space {space.name!r} has widths up to {max(space.largest())}, over the supernet's "
+        if space.ngf > supernet.ngf:
+            raise ValueError(f"space {space.name!r} has widths up to {space.ngf}, over the supernet's "
                              f"{supernet.ngf}")  # fmt: skip
+        if space.family == "resnet" and space.has_layout:
+            supernet.check_config(space.largest())  # dense blocks and block counts the supernet can run
         if sampling not in SAMPLING:
             raise ValueError(f"sampling must be one of {SAMPLING}, got {sampling!r}")
         super().__init__(supernet, teacher, discriminator, None, teacher_taps, **kwargs)
@@ -67,9 +69,9 @@ class SupernetDistiller(Distiller):
         return mappings
 
     def sample_config(self, step):
-        """The configuration of training step ``step`` (an int32 tensor of 8 widths)."""
+        """The configuration of training step ``step`` (an int32 tensor of 8 widths, or 14 with a block layout)."""
         seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
-        u = tf.random.stateless_uniform([8], seed=seed)
+        u = tf.random.stateless_uniform([len(self.space.choices)], seed=seed)
         index = tf.minimum(tf.cast(u * tf.cast(self._lengths, tf.float32), tf.int32), self._lengths - 1)
         config = tf.gather(self._table, index, batch_dims=1)
         if self.sampling == "sandwich":

@@ -39,6 +39,8 @@ class SupernetTuner(BaseTuner):
         space: The search space (to describe results).
         cost: ``cost(config)`` (MACs at the data's resolution, as the oracle's budget).
         reference_cost: Optional ``cost(config)`` at 256×256, for comparison with the published tables.
+        latency: Optional ``latency(config) -> ms`` (a :class:`~tfgancomp.search.latency.LatencyTable`'s
+            predictor): every trial also reports ``predicted_ms``.
         teacher: Optional teacher generator (adds ``psnr_to_teacher``).
         objective: ``"psnr"`` (to truth, paired data) or ``"psnr_to_teacher"``.
         directory: KerasTuner directory (the search's resumable state).
@@ -51,7 +53,7 @@ class SupernetTuner(BaseTuner):
 
     def __init__(self, oracle, supernet, batches, space: SearchSpace, cost, reference_cost=None, teacher=None,
                  objective: str = "psnr", directory=None, project_name="search", overwrite=False,
-                 features=None, verbose: int = 0):  # fmt: skip
+                 features=None, verbose: int = 0, latency=None):  # fmt: skip
         if objective not in SCORES:
             raise ValueError(f"objective must be one of {SCORES}, got {objective!r}")
         if objective == "psnr_to_teacher" and teacher is None:
@@ -63,6 +65,7 @@ class SupernetTuner(BaseTuner):
             raise ValueError("the tuner needs at least one (inputs, targets) batch to score configurations")
         super().__init__(oracle, None, directory=directory, project_name=project_name, overwrite=overwrite)
         self.supernet, self.space, self.cost, self.reference_cost = supernet, space, cost, reference_cost
+        self.latency = latency
         self.objective = objective
         self.batches = [(np.asarray(x, np.float32), np.asarray(y, np.float32)) for x, y in batches]
         self.teacher_outputs = (
@@ -127,6 +130,8 @@ class SupernetTuner(BaseTuner):
             scores["fid"] = fid_from_features(self.real_features, fake)
             scores["kid"] = kid_from_features(self.real_features, fake, num_subsets=10)[0]
         scores["macs"] = float(self.cost(config))
+        if self.latency is not None:
+            scores["predicted_ms"] = float(self.latency(config))
         if self.reference_cost is not None:
             scores["macs_256"] = float(self.reference_cost(config))
         value = scores[self.objective]
@@ -155,8 +160,15 @@ class SupernetTuner(BaseTuner):
         return sorted(rows, key=lambda r: r["score"], reverse=True)
 
 
-def write_results(rows: list[dict], out_dir: str, budget: float | None = None) -> dict:
-    """Write ``results.json``, ``results.csv`` (config, MACs, score, ...) and a MACs-vs-score ``scatter.png``.
+def write_results(rows: list[dict], out_dir: str, budget: float | None = None, unit: str = "macs") -> dict:
+    """Write ``results.json``, ``results.csv`` (config, MACs, predicted ms, score, ...) and a ``scatter.png``.
+
+    Args:
+        rows: The trials, best first.
+        out_dir: Where to write.
+        budget: The search's budget.
+        unit: ``"macs"`` (the scatter's x axis is MACs) or ``"ms"`` (predicted latency; rows need
+            ``predicted_ms``).
 
     Returns:
         The paths written.
@@ -166,26 +178,30 @@ def write_results(rows: list[dict], out_dir: str, budget: float | None = None) -
     os.makedirs(out_dir, exist_ok=True)
     paths = {name: os.path.join(out_dir, name) for name in ("results.json", "results.csv", "scatter.png")}
     with open(paths["results.json"], "w") as f:
-        json.dump({"budget_macs": budget, "trials": rows}, f, indent=2)
+        json.dump({f"budget_{unit}": budget, "trials": rows}, f, indent=2)
         f.write("\n")
     fields = ["config"] + sorted({k for r in rows for k in r} - {"config"})
     with open(paths["results.csv"], "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    scatter(rows, paths["scatter.png"], budget)
+    scatter(rows, paths["scatter.png"], budget, unit=unit)
     return paths
 
 
-def scatter(rows: list[dict], path: str, budget: float | None = None, size=(640, 480)) -> None:
-    """A MACs (x, G) vs score (y) scatter plot as PNG; the best trial in red, the budget as a vertical line."""
+def scatter(rows: list[dict], path: str, budget: float | None = None, size=(640, 480), unit: str = "macs") -> None:
+    """A MACs (x, G) — or predicted ms — vs score (y) scatter plot as PNG.
+
+    The best trial is in red, the budget a vertical line.
+    """
     w, h = size
     margin = 60
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
-    xs = np.array([r["macs"] for r in rows]) / 1e9
+    scale = 1e9 if unit == "macs" else 1.0
+    xs = np.array([r["macs" if unit == "macs" else "predicted_ms"] for r in rows]) / scale
     ys = np.array([r["score"] for r in rows])
-    x_hi = max(xs.max(), (budget or 0) / 1e9) * 1.05
+    x_hi = max(xs.max(), (budget or 0) / scale) * 1.05
     x_lo = min(xs.min(), x_hi) * 0.95
     y_lo, y_hi = ys.min(), ys.max()
     y_pad = (y_hi - y_lo) * 0.05 or 1.0
@@ -202,10 +218,10 @@ def scatter(rows: list[dict], path: str, budget: float | None = None, size=(640,
         _, py = to_px(x_lo, gy)
         draw.text((px - 15, h - margin + 8), f"{gx:.3g}", fill="black")
         draw.text((5, py - 6), f"{gy:.3g}", fill="black")
-    draw.text((w // 2 - 30, h - 20), "MACs (G)", fill="black")
+    draw.text((w // 2 - 30, h - 20), "MACs (G)" if unit == "macs" else "predicted latency (ms)", fill="black")
     draw.text((5, 10), "score", fill="black")
     if budget:
-        bx, _ = to_px(budget / 1e9, y_lo)
+        bx, _ = to_px(budget / scale, y_lo)
         draw.line([bx, margin, bx, h - margin], fill=(120, 120, 255))
     for x, y in zip(xs, ys, strict=True):
         px, py = to_px(x, y)
