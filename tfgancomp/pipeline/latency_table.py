@@ -10,6 +10,7 @@ generators are timed to fit the constant and scale the stage sum leaves out. The
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import tempfile
@@ -86,6 +87,10 @@ class LatencyTableSettings:
             check_positive_int(what, getattr(self, what))
         if self.size % 4 or (self.width or self.size) % 4:
             raise ValueError(f"size {self.size}x{self.width or self.size} must be a multiple of 4 on both sides")
+        t = self.timeout_s
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0:
+            raise ValueError(f"timeout_s must be a finite positive number of seconds, got {t!r}")
+        self.benchmark_settings()  # the target's own checks (threads, runs, binary / host given), before any work
 
     def benchmark_settings(self):
         """The :class:`mobile_export.benchmark.BenchmarkSettings` of every run."""
