@@ -8,7 +8,6 @@ import os
 import shlex
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -22,6 +21,7 @@ from mobile_export.benchmark import (
     remote_name,
 )
 from mobile_export.cli import main
+from tests.stand_ins import calls, stand_in
 
 ACCEPTANCE_KEYS = {"target", "model", "num_threads", "init_ms", "first_ms", "warmup_avg_ms", "avg_ms", "std_ms",
                    "p5_ms", "median_ms", "p95_ms", "runs", "fully_accelerated"}  # fmt: skip
@@ -159,39 +159,6 @@ def test_the_tool_does_not_load_tensorflow():
 # ---------------------------------------------------------------- stand-in adb and ssh
 
 
-def _stand_in(bin_dir, name: str, body: str) -> None:
-    """An executable ``name`` in ``bin_dir`` that appends its argv (and stdin size) to ``calls.jsonl``, then runs
-    ``body`` (Python with ``argv``, ``data`` = stdin bytes)."""
-    path = bin_dir / name
-    path.write_text(
-        f"#!{sys.executable}\n"
-        + textwrap.dedent(
-            f"""
-            import json, os, subprocess, sys
-            argv = sys.argv[1:]
-            data = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
-            with open(os.path.join({str(bin_dir)!r}, "calls.jsonl"), "a") as f:
-                f.write(json.dumps({{"tool": {name!r}, "argv": argv, "stdin_bytes": len(data)}}) + "\\n")
-            """
-        )
-        + textwrap.dedent(body)
-    )
-    path.chmod(0o755)
-
-
-def _calls(bin_dir) -> list[dict]:
-    return [json.loads(line) for line in (bin_dir / "calls.jsonl").read_text().splitlines()]
-
-
-@pytest.fixture
-def stand_ins(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    (bin_dir / "calls.jsonl").write_text("")
-    return bin_dir
-
-
 def test_android_end_to_end_against_a_stand_in_adb(stand_ins, bundles, tmp_path):
     # The stand-in adb keeps the phone's /data/local/tmp in a folder here: push copies into it; shell runs the
     # command with sh, the phone's paths mapped to that folder.
@@ -201,7 +168,7 @@ def test_android_end_to_end_against_a_stand_in_adb(stand_ins, bundles, tmp_path)
     def local(text):
         return text.replace("/data/local/tmp", f"{device}/data/local/tmp")
 
-    _stand_in(stand_ins, "adb", f"""
+    stand_in(stand_ins, "adb", f"""
         device = {str(device)!r}
         if argv[:2] != ["-s", "R58M123"]:
             sys.exit("adb: no serial")
@@ -218,12 +185,12 @@ def test_android_end_to_end_against_a_stand_in_adb(stand_ins, bundles, tmp_path)
         """)  # fmt: skip
     # The benchmark_model pushed to the phone: checks its flags, replays a CPU run with GPU-delegate lines.
     binary = tmp_path / "benchmark_model"
-    _stand_in(stand_ins, "benchmark_model_impl", f"""
+    stand_in(stand_ins, "benchmark_model_impl", f"""
         print({CPU_RUN_WITH_GPU_DELEGATE_LINES!r})
         """)  # fmt: skip
     binary.write_text(f'#!/bin/sh\nexec {stand_ins / "benchmark_model_impl"} "$@"\n')
     # taskset on the "phone": record and run the rest
-    _stand_in(stand_ins, "taskset", "sys.exit(subprocess.run(argv[1:]).returncode)\n")
+    stand_in(stand_ins, "taskset", "sys.exit(subprocess.run(argv[1:]).returncode)\n")
     remote_dir = "/data/local/tmp"
     (device / remote_dir.lstrip("/")).mkdir(parents=True)
     model = bundles["student"]
@@ -235,17 +202,17 @@ def test_android_end_to_end_against_a_stand_in_adb(stand_ins, bundles, tmp_path)
              "--warmup_min_secs=0", "--use_gpu=true", "--gpu_precision_loss_allowed=true", "--use_xnnpack=true",
              "--use_nnapi=false"]  # fmt: skip
     assert benchmark_model_flags(remote_model, settings) == flags
-    adb = [c["argv"] for c in _calls(stand_ins) if c["tool"] == "adb"]
+    adb = [c["argv"] for c in calls(stand_ins) if c["tool"] == "adb"]
     assert adb == [
         ["-s", "R58M123", "push", str(binary), f"{remote_dir}/benchmark_model"],
         ["-s", "R58M123", "shell", f"chmod 755 {remote_dir}/benchmark_model"],
         ["-s", "R58M123", "push", model, remote_model],
         ["-s", "R58M123", "shell", shlex.join(["taskset", "f0", f"{remote_dir}/benchmark_model", *flags])],
     ]
-    assert [c["argv"] for c in _calls(stand_ins) if c["tool"] == "taskset"] == [
+    assert [c["argv"] for c in calls(stand_ins) if c["tool"] == "taskset"] == [
         ["f0", local(f"{remote_dir}/benchmark_model"), *map(local, flags)]
     ]
-    assert [c["argv"] for c in _calls(stand_ins) if c["tool"] == "benchmark_model_impl"] == [[*map(local, flags)]]
+    assert [c["argv"] for c in calls(stand_ins) if c["tool"] == "benchmark_model_impl"] == [[*map(local, flags)]]
     assert (device / remote_model.lstrip("/")).read_bytes() == open(model, "rb").read()
     assert result.target == "android" and result.model == model and result.median_ms == 51.891
     assert result.fully_accelerated is True and result.delegate == "TfLiteGpuDelegateV2" and result.runs == 1000
@@ -254,7 +221,7 @@ def test_android_end_to_end_against_a_stand_in_adb(stand_ins, bundles, tmp_path)
 
 
 def test_android_failure_carries_the_remote_stderr_and_timeouts_are_reported(stand_ins, bundles, tmp_path):
-    _stand_in(stand_ins, "adb", """
+    stand_in(stand_ins, "adb", """
         if argv[0] == "push":
             print("adb: error: failed to get feature set: device 'emulator-5554' not found", file=sys.stderr)
             sys.exit(1)
@@ -263,14 +230,14 @@ def test_android_failure_carries_the_remote_stderr_and_timeouts_are_reported(sta
     binary.write_text("#!/bin/sh\n")
     with pytest.raises(BenchmarkError, match=r"(?s)exit 1.*device 'emulator-5554' not found"):
         benchmark(bundles["student"], BenchmarkSettings(target="android", binary=str(binary), timeout_s=30))
-    _stand_in(stand_ins, "adb", "import time; time.sleep(30)\n")
+    stand_in(stand_ins, "adb", "import time; time.sleep(30)\n")
     with pytest.raises(BenchmarkError, match="timed out after 1 s"):
         benchmark(bundles["student"], BenchmarkSettings(target="android", binary=str(binary), timeout_s=1))
 
 
 def _ssh_that_runs_locally(bin_dir, host: str) -> None:
     """A stand-in ssh for ``host``: runs the remote command with sh here, standard input passed through."""
-    _stand_in(bin_dir, "ssh", f"""
+    stand_in(bin_dir, "ssh", f"""
         if argv[:3] != ["-o", "BatchMode=yes", {host!r}]:
             print("ssh: unexpected arguments", argv, file=sys.stderr)
             sys.exit(255)
@@ -288,7 +255,7 @@ def test_jetson_with_the_litert_python_runner_end_to_end(stand_ins, bundles, tmp
                                  remote_dir=remote_dir, remote_python=sys.executable, timeout_s=120)  # fmt: skip
     comparison = compare(bundles["student"], bundles["teacher"], dataclasses.replace(settings, rounds=2))
     student, teacher = remote_name(bundles["student"]), remote_name(bundles["teacher"])
-    calls = [c for c in _calls(stand_ins) if c["tool"] == "ssh"]
+    ssh = [c for c in calls(stand_ins) if c["tool"] == "ssh"]
     upload = "mkdir -p {d} && cat > {m}"
     run = [sys.executable, "-", None, "--num_threads=1", "--num_runs=5", "--warmup_runs=1", "--use_gpu=false",
            "--gpu_precision_loss_allowed=true", "--use_xnnpack=true"]  # fmt: skip
@@ -297,13 +264,13 @@ def test_jetson_with_the_litert_python_runner_end_to_end(stand_ins, bundles, tmp
     def runner(name):
         return shlex.join([a if a is not None else f"--graph={remote_dir}/{name}" for a in run])
 
-    assert [c["argv"][3] for c in calls] == [
+    assert [c["argv"][3] for c in ssh] == [
         upload.format(d=q(remote_dir), m=q(f"{remote_dir}/{student}")), runner(student),
         upload.format(d=q(remote_dir), m=q(f"{remote_dir}/{teacher}")), runner(teacher),
         runner(student), runner(teacher),
     ]  # fmt: skip
-    assert calls[0]["stdin_bytes"] == os.path.getsize(bundles["student"])
-    assert calls[1]["stdin_bytes"] == os.path.getsize(_runner.__file__)
+    assert ssh[0]["stdin_bytes"] == os.path.getsize(bundles["student"])
+    assert ssh[1]["stdin_bytes"] == os.path.getsize(_runner.__file__)
     assert comparison.model.runs == 5 and comparison.model.target == "jetson"
     assert comparison.model.runtime == "LiteRT Python runner (jetson)" and comparison.model.median_ms > 0
     assert len(comparison.ratios) == 2
@@ -313,7 +280,7 @@ def test_jetson_with_the_litert_python_runner_end_to_end(stand_ins, bundles, tmp
 def test_jetson_with_a_benchmark_model_binary_and_a_failing_remote(stand_ins, bundles, tmp_path):
     _ssh_that_runs_locally(stand_ins, "ubuntu@jetson")
     binary = tmp_path / "bm"
-    _stand_in(stand_ins, "bm_impl", f"print({CPU_RUN_WITH_GPU_DELEGATE_LINES!r})\n")
+    stand_in(stand_ins, "bm_impl", f"print({CPU_RUN_WITH_GPU_DELEGATE_LINES!r})\n")
     binary.write_text(f'#!/bin/sh\nexec {stand_ins / "bm_impl"} "$@"\n')
     binary.chmod(0o755)
     settings = BenchmarkSettings(target="jetson", host="ubuntu@jetson", binary=str(binary), gpu=True,
@@ -323,8 +290,8 @@ def test_jetson_with_a_benchmark_model_binary_and_a_failing_remote(stand_ins, bu
     flags = [f"--graph={remote}", "--num_threads=-1", "--num_runs=50", "--warmup_runs=1", "--min_secs=0",
              "--warmup_min_secs=0", "--use_gpu=true", "--gpu_precision_loss_allowed=false",
              "--use_xnnpack=true"]  # fmt: skip
-    assert [c["argv"] for c in _calls(stand_ins) if c["tool"] == "bm_impl"] == [flags]
-    assert [c["argv"][3] for c in _calls(stand_ins) if c["tool"] == "ssh"][-1] == shlex.join([str(binary), *flags])
+    assert [c["argv"] for c in calls(stand_ins) if c["tool"] == "bm_impl"] == [flags]
+    assert [c["argv"][3] for c in calls(stand_ins) if c["tool"] == "ssh"][-1] == shlex.join([str(binary), *flags])
     assert result.runtime == "benchmark_model (jetson)" and result.p95_ms == 68.628
     binary.write_text("#!/bin/sh\necho 'ERROR: Could not open model file' >&2\nexit 3\n")
     with pytest.raises(BenchmarkError, match=r"(?s)failed \(exit 3\).*Could not open model file"):

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import sys
-import textwrap
 
 import pytest
 
+from tests.stand_ins import calls, stand_in
 from tfgancomp.cli import main
 from tfgancomp.models.resnet import RESNET_STAGES
 from tfgancomp.pipeline import LatencyTableSettings, build_latency_table
@@ -161,34 +160,12 @@ def _space_file(tmp_path, space) -> str:
 # ---------------------------------------------------------------- stand-in adb and ssh
 
 
-def _stand_in(bin_dir, name: str, body: str) -> None:
-    """An executable ``name`` in ``bin_dir`` that logs its argv to ``calls.jsonl``, then runs ``body``."""
-    path = bin_dir / name
-    path.write_text(f"#!{sys.executable}\n" + textwrap.dedent(f"""
-        import json, os, subprocess, sys
-        argv = sys.argv[1:]
-        data = sys.stdin.buffer.read() if not sys.stdin.isatty() else b""
-        with open(os.path.join({str(bin_dir)!r}, "calls.jsonl"), "a") as f:
-            f.write(json.dumps({{"tool": {name!r}, "argv": argv}}) + "\\n")
-        """) + textwrap.dedent(body))  # fmt: skip
-    path.chmod(0o755)
-
-
-@pytest.fixture
-def stand_ins(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    (bin_dir / "calls.jsonl").write_text("")
-    return bin_dir
-
-
 def test_build_on_android_over_a_stand_in_adb_records_what_benchmark_model_printed(stand_ins, tmp_path):
     # The "phone" keeps /data/local/tmp in a folder here. Its benchmark_model prints benchmark_model's lines with a
     # median of (model file size / 1000) µs, so each entry of the table must be that of its own stage's model.
     device = tmp_path / "device"
     (device / "data/local/tmp").mkdir(parents=True)
-    _stand_in(stand_ins, "adb", f"""
+    stand_in(stand_ins, "adb", f"""
         device = {str(device)!r}
         if argv[:2] != ["-s", "PIXEL7"]:
             sys.exit("adb: no serial")
@@ -202,7 +179,7 @@ def test_build_on_android_over_a_stand_in_adb_records_what_benchmark_model_print
             print(done.stderr, end="", file=sys.stderr)
             sys.exit(done.returncode)
         """)  # fmt: skip
-    _stand_in(stand_ins, "benchmark_model_impl", """
+    stand_in(stand_ins, "benchmark_model_impl", """
         graph = next(a.split("=", 1)[1] for a in argv if a.startswith("--graph="))
         us = os.path.getsize(graph) / 1000
         stats = f"min={us} max={us} avg={us} std=0 p5={us} median={us} p95={us}"
@@ -228,14 +205,13 @@ def test_build_on_android_over_a_stand_in_adb_records_what_benchmark_model_print
             name = f"{stage}_{key.replace(',', '_')}-"
             sizes = [size for file, size in pushed.items() if file.startswith(name)]
             assert len(sizes) == 1 and ms == pytest.approx(sizes[0] / 1000 / 1000), (stage, key)
-    calls = [json.loads(line) for line in (stand_ins / "calls.jsonl").read_text().splitlines()]
-    adb = [c["argv"] for c in calls if c["tool"] == "adb"]
+    adb = [c["argv"] for c in calls(stand_ins) if c["tool"] == "adb"]
     assert adb[0][2:] == ["push", str(binary), "/data/local/tmp/benchmark_model"]  # the binary: pushed once
     assert sum(a[2] == "push" for a in adb) == 1 + 8 + 2 and sum(a[2] == "shell" for a in adb) == 1 + 8 + 2
 
 
 def test_build_on_a_jetson_over_a_stand_in_ssh_with_the_litert_runner(stand_ins, tmp_path):
-    _stand_in(stand_ins, "ssh", """
+    stand_in(stand_ins, "ssh", """
         if argv[:3] != ["-o", "BatchMode=yes", "nvidia@jetson"]:
             sys.exit(255)
         done = subprocess.run(["sh", "-c", argv[3]], input=data, capture_output=True)
@@ -252,8 +228,7 @@ def test_build_on_a_jetson_over_a_stand_in_ssh_with_the_litert_runner(stand_ins,
     assert table.target["runtime"] == "LiteRT Python runner (jetson)"
     assert sum(len(v) for v in table.stages.values()) == 8 and len(table.calibration) == 2
     assert all(ms > 0 for entries in table.stages.values() for ms in entries.values())
-    calls = [json.loads(line) for line in (stand_ins / "calls.jsonl").read_text().splitlines()]
-    assert len(calls) == 2 * (8 + 2)  # each model copied once and run once
+    assert len(calls(stand_ins)) == 2 * (8 + 2)  # each model copied once and run once
 
 
 def test_bad_settings_and_unreachable_targets_are_one_line_errors(stand_ins, tmp_path, capsys):
@@ -269,7 +244,7 @@ def test_bad_settings_and_unreachable_targets_are_one_line_errors(stand_ins, tmp
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
         assert not out.exists()
-    _stand_in(stand_ins, "ssh", "print('ssh: connect to host jetson port 22: No route to host', file=sys.stderr)\n"
+    stand_in(stand_ins, "ssh", "print('ssh: connect to host jetson port 22: No route to host', file=sys.stderr)\n"
                                 "sys.exit(255)\n")  # fmt: skip
     out = tmp_path / "j.json"
     argv = ["latency-table", "--target", "jetson", "--host", "nvidia@jetson", "--size", "32", "--space",

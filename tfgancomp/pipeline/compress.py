@@ -282,10 +282,10 @@ def derived_space(teacher_ngf: int, family: str, n_blocks: int | None = None) ->
     """
     w = max(2, teacher_ngf // 2)
     widths = sorted({w, max(1, round(3 * w / 4)), max(1, w // 2)}, reverse=True)
-    if n_blocks is None or family != "resnet":
+    n1 = 0 if n_blocks is None else n_blocks // 3
+    if n_blocks is None or family != "resnet" or n1 == 0:  # (fewer than 3 blocks: a group would be empty)
         return {"name": f"derived-{w}", "family": family, "choices": [widths] * 8}
-    n1 = n_blocks // 3
-    depths = [list(range(g, 0, -1)) or [0] for g in (n1, n1, n_blocks - 2 * n1)]
+    depths = [list(range(g, 0, -1)) for g in (n1, n1, n_blocks - 2 * n1)]
     return {"name": f"derived-{w}-blocks", "family": family, "choices": [widths] * 8 + [[0, 1]] * 3 + depths}
 
 
