@@ -33,3 +33,38 @@ def stand_in(bin_dir, name: str, body: str) -> None:
 def calls(bin_dir) -> list[dict]:
     """Every logged call, in order: ``{"tool", "argv", "stdin_bytes"}``."""
     return [json.loads(line) for line in (bin_dir / "calls.jsonl").read_text().splitlines()]
+
+
+def phone_adb(bin_dir, device, serial: str) -> None:
+    """A stand-in ``adb -s serial`` whose phone keeps ``/data/local/tmp`` in the folder ``device``.
+
+    ``push`` copies there; ``shell`` runs the command with sh here, the phone's paths mapped into ``device``.
+    """
+    stand_in(bin_dir, "adb", f"""
+        device = {str(device)!r}
+        if argv[:2] != ["-s", {serial!r}]:
+            sys.exit("adb: no serial")
+        if argv[2] == "push":
+            import shutil
+            shutil.copy(argv[3], device + argv[4])
+            print("1 file pushed")
+        elif argv[2] == "shell":
+            command = argv[3].replace("/data/local/tmp", device + "/data/local/tmp")
+            done = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+            print(done.stdout, end="")
+            print(done.stderr, end="", file=sys.stderr)
+            sys.exit(done.returncode)
+        """)  # fmt: skip
+
+
+def ssh_that_runs_locally(bin_dir, host: str) -> None:
+    """A stand-in ssh for ``host``: runs the remote command with sh here, standard input passed through."""
+    stand_in(bin_dir, "ssh", f"""
+        if argv[:3] != ["-o", "BatchMode=yes", {host!r}]:
+            print("ssh: unexpected arguments", argv, file=sys.stderr)
+            sys.exit(255)
+        done = subprocess.run(["sh", "-c", argv[3]], input=data, capture_output=True)
+        sys.stdout.buffer.write(done.stdout)
+        sys.stderr.buffer.write(done.stderr)
+        sys.exit(done.returncode)
+        """)  # fmt: skip

@@ -21,7 +21,7 @@ from mobile_export.benchmark import (
     remote_name,
 )
 from mobile_export.cli import main
-from tests.stand_ins import calls, stand_in
+from tests.stand_ins import calls, phone_adb, ssh_that_runs_locally, stand_in
 
 ACCEPTANCE_KEYS = {"target", "model", "num_threads", "init_ms", "first_ms", "warmup_avg_ms", "avg_ms", "std_ms",
                    "p5_ms", "median_ms", "p95_ms", "runs", "fully_accelerated"}  # fmt: skip
@@ -168,21 +168,7 @@ def test_android_end_to_end_against_a_stand_in_adb(stand_ins, bundles, tmp_path)
     def local(text):
         return text.replace("/data/local/tmp", f"{device}/data/local/tmp")
 
-    stand_in(stand_ins, "adb", f"""
-        device = {str(device)!r}
-        if argv[:2] != ["-s", "R58M123"]:
-            sys.exit("adb: no serial")
-        if argv[2] == "push":
-            import shutil
-            shutil.copy(argv[3], device + argv[4])
-            print("1 file pushed")
-        elif argv[2] == "shell":
-            command = argv[3].replace("/data/local/tmp", device + "/data/local/tmp")
-            done = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
-            print(done.stdout, end="")
-            print(done.stderr, end="", file=sys.stderr)
-            sys.exit(done.returncode)
-        """)  # fmt: skip
+    phone_adb(stand_ins, device, "R58M123")
     # The benchmark_model pushed to the phone: checks its flags, replays a CPU run with GPU-delegate lines.
     binary = tmp_path / "benchmark_model"
     stand_in(stand_ins, "benchmark_model_impl", f"""
@@ -235,21 +221,8 @@ def test_android_failure_carries_the_remote_stderr_and_timeouts_are_reported(sta
         benchmark(bundles["student"], BenchmarkSettings(target="android", binary=str(binary), timeout_s=1))
 
 
-def _ssh_that_runs_locally(bin_dir, host: str) -> None:
-    """A stand-in ssh for ``host``: runs the remote command with sh here, standard input passed through."""
-    stand_in(bin_dir, "ssh", f"""
-        if argv[:3] != ["-o", "BatchMode=yes", {host!r}]:
-            print("ssh: unexpected arguments", argv, file=sys.stderr)
-            sys.exit(255)
-        done = subprocess.run(["sh", "-c", argv[3]], input=data, capture_output=True)
-        sys.stdout.buffer.write(done.stdout)
-        sys.stderr.buffer.write(done.stderr)
-        sys.exit(done.returncode)
-        """)  # fmt: skip
-
-
 def test_jetson_with_the_litert_python_runner_end_to_end(stand_ins, bundles, tmp_path):
-    _ssh_that_runs_locally(stand_ins, "nvidia@10.0.0.5")
+    ssh_that_runs_locally(stand_ins, "nvidia@10.0.0.5")
     remote_dir = str(tmp_path / "jetson dir")  # a space: the remote shell must get it quoted
     settings = BenchmarkSettings(target="jetson", host="nvidia@10.0.0.5", num_threads=1, num_runs=5, warmup_runs=1,
                                  remote_dir=remote_dir, remote_python=sys.executable, timeout_s=120)  # fmt: skip
@@ -278,7 +251,7 @@ def test_jetson_with_the_litert_python_runner_end_to_end(stand_ins, bundles, tmp
 
 
 def test_jetson_with_a_benchmark_model_binary_and_a_failing_remote(stand_ins, bundles, tmp_path):
-    _ssh_that_runs_locally(stand_ins, "ubuntu@jetson")
+    ssh_that_runs_locally(stand_ins, "ubuntu@jetson")
     binary = tmp_path / "bm"
     stand_in(stand_ins, "bm_impl", f"print({CPU_RUN_WITH_GPU_DELEGATE_LINES!r})\n")
     binary.write_text(f'#!/bin/sh\nexec {stand_ins / "bm_impl"} "$@"\n')

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.stand_ins import calls, stand_in
+from tests.stand_ins import calls, phone_adb, ssh_that_runs_locally, stand_in
 from tfgancomp.cli import main
 from tfgancomp.models.resnet import RESNET_STAGES
 from tfgancomp.pipeline import LatencyTableSettings, build_latency_table
@@ -165,20 +165,7 @@ def test_build_on_android_over_a_stand_in_adb_records_what_benchmark_model_print
     # median of (model file size / 1000) µs, so each entry of the table must be that of its own stage's model.
     device = tmp_path / "device"
     (device / "data/local/tmp").mkdir(parents=True)
-    stand_in(stand_ins, "adb", f"""
-        device = {str(device)!r}
-        if argv[:2] != ["-s", "PIXEL7"]:
-            sys.exit("adb: no serial")
-        if argv[2] == "push":
-            import shutil
-            shutil.copy(argv[3], device + argv[4])
-        elif argv[2] == "shell":
-            command = argv[3].replace("/data/local/tmp", device + "/data/local/tmp")
-            done = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
-            print(done.stdout, end="")
-            print(done.stderr, end="", file=sys.stderr)
-            sys.exit(done.returncode)
-        """)  # fmt: skip
+    phone_adb(stand_ins, device, "PIXEL7")
     stand_in(stand_ins, "benchmark_model_impl", """
         graph = next(a.split("=", 1)[1] for a in argv if a.startswith("--graph="))
         us = os.path.getsize(graph) / 1000
@@ -211,14 +198,7 @@ def test_build_on_android_over_a_stand_in_adb_records_what_benchmark_model_print
 
 
 def test_build_on_a_jetson_over_a_stand_in_ssh_with_the_litert_runner(stand_ins, tmp_path):
-    stand_in(stand_ins, "ssh", """
-        if argv[:3] != ["-o", "BatchMode=yes", "nvidia@jetson"]:
-            sys.exit(255)
-        done = subprocess.run(["sh", "-c", argv[3]], input=data, capture_output=True)
-        sys.stdout.buffer.write(done.stdout)
-        sys.stderr.buffer.write(done.stderr)
-        sys.exit(done.returncode)
-        """)  # fmt: skip
+    ssh_that_runs_locally(stand_ins, "nvidia@jetson")
     out = str(tmp_path / "jetson.json")
     settings = LatencyTableSettings(target="jetson", host="nvidia@jetson", size=32, space=_space_file(tmp_path, ONE),
                                     n_blocks=3, num_runs=3, warmup_runs=1, calibration=2,
