@@ -188,10 +188,13 @@ def test_compress_under_a_latency_budget_searches_blocks_for_speed_and_reports_p
     argv = ["compress", "--data", data, "--teacher", teacher, "--out", out, "--budget-ms", str(budget),
             "--latency-table", table_file, "--supernet-epochs", "1", "--trials", "4", "--population", "2",
             "--search-images", "2", "--finetune-epochs", "1", "--batch-size", "2", "--precisions", "float16",
-            "--benchmark-runs", "2", "--quiet"]  # fmt: skip
+            "--benchmark-runs", "2", "--cache-teacher", "--eval-every", "1", "--quiet"]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert f"budget {budget:.3f} ms predicted (test CPU)" in printed
+    for stage in ("supernet", "finetune"):  # --cache-teacher and --eval-every reach the training stages
+        assert json.load(open(os.path.join(out, stage, "metrics.json")))["teacher_cache"]["mirrored"] is True
+        assert "held_out_psnr" in json.load(open(os.path.join(out, stage, "history.json")))[-1]
     plan = json.load(open(os.path.join(out, "plan.json")))
     assert plan["budget_ms"] == budget and plan["budget_macs"] is None and plan["space"]["name"] == "derived-4-blocks"
     assert plan["latency_table"]["path"] == table_file and plan["space_range_ms"] == [low, high]

@@ -264,3 +264,28 @@ def test_mirrored_strategy_gives_the_single_device_losses_for_the_same_global_ba
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
     check_against_reordering(result)
+
+
+def test_cache_teacher_trains_without_the_teachers_forward_pass_and_records_the_curve(teachers, tmp_path):
+    run = str(tmp_path / "run")
+    messages = []
+    metrics = distill(_settings(teachers, "pix2pix", epochs=2, cache_teacher=True, eval_every=1), run, verbose=0,
+                      log=messages.append)  # fmt: skip
+    assert metrics["teacher_cache"]["examples"] == 24 and metrics["teacher_cache"]["mirrored"] is True
+    assert any(m.startswith("teacher cache: 24 examples and their mirror images") for m in messages)
+    history = json.load(open(os.path.join(run, "history.json")))
+    assert [h["epoch"] for h in history if "held_out_psnr" in h] == [1, 2]
+    assert history[-1]["held_out_psnr"] == pytest.approx(metrics["final"]["psnr"], abs=1e-6)
+    assert history[-1]["g_distill"] > 0 and np.isfinite(history[-1]["g_loss"])
+    from tfgancomp.backend import tf
+
+    reader = tf.train.load_checkpoint(os.path.join(run, "checkpoints", "ckpt-2"))
+    steps = [reader.get_tensor(k) for k in reader.get_variable_to_shape_map() if "iteration" in k]
+    assert steps and all(int(s) == 24 for s in steps)  # the same 12 steps per epoch as the readers give
+    # unpaired (CycleGAN): the cache holds domain A and its teacher outputs, domain B comes from the reader
+    metrics = distill(_settings(teachers, "cyclegan", cache_teacher=True, flip=False), str(tmp_path / "cyc"),
+                      **QUIET)  # fmt: skip
+    assert metrics["teacher_cache"]["mirrored"] is False and metrics["final"]["images"] == 4
+    with pytest.raises(ValueError, match="cache_teacher needs uncropped training images: load_size 40"):
+        distill(_settings(teachers, "pix2pix", cache_teacher=True, load_size=40), str(tmp_path / "crop"), **QUIET)
+    assert not os.path.exists(tmp_path / "crop" / "checkpoints")

@@ -227,3 +227,18 @@ def test_cli_train_teacher_reports_and_errors(datasets, tmp_path, capsys):
     assert "gan_mode" in capsys.readouterr().err
     assert main(["train-teacher", "--task", "pix2pix", "--data", str(tmp_path / "none"), "--out", run + "2"]) == 2
     assert "no such data folder" in capsys.readouterr().err
+
+
+def test_eval_every_records_the_held_out_learning_curve(datasets, tmp_path):
+    settings = _tiny("pix2pix", datasets["edges2shapes"], epochs=3, eval_every=2)
+    messages = []
+    metrics = train_teacher(settings, str(tmp_path / "run"), verbose=0, log=messages.append)
+    history = json.load(open(tmp_path / "run" / "history.json"))
+    scored = [h["epoch"] for h in history if "held_out_psnr" in h]
+    assert scored == [2, 3]  # every 2nd epoch and the last
+    # the last point is the final model's held-out score (the same generator, the same images)
+    assert history[-1]["held_out_psnr"] == pytest.approx(metrics["final"]["psnr"], abs=1e-6)
+    assert history[-1]["held_out_ssim"] == pytest.approx(metrics["final"]["ssim"], abs=1e-6)
+    assert any(m.startswith("epoch 2: held_out_psnr") for m in messages)
+    with pytest.raises(ValueError, match="eval_every must be an integer >= 0"):
+        _tiny("pix2pix", datasets["edges2shapes"], eval_every=-1)

@@ -38,6 +38,9 @@ class Distiller(_GANTask):
         ``"unpaired"``: Recon = L1 to the teacher's output (pseudo pairs, CycleGAN); the discriminator sees the
         image alone (real images of domain B vs the student's outputs).
 
+    A batch may also carry the teacher's output and taps, ``(inputs, targets, (output, *taps))`` as served by
+    :class:`~tfgancomp.distill.cache.TeacherCache`: the step then runs no teacher forward pass.
+
     With a multiscale discriminator (GauGAN), ``lambda_feat`` adds GAN feature matching and ``perceptual`` a VGG
     loss against the ground truth, as in the teacher task.
 
@@ -162,8 +165,11 @@ class Distiller(_GANTask):
         return self.discriminator(x, training=True)
 
     def train_step(self, data):
-        inputs, targets = data
-        teacher_out, *teacher_features = self.teacher_tapped(inputs, training=False)
+        inputs, targets, *cached = data
+        if cached:  # a TeacherCache batch: the frozen teacher's output and taps for these inputs, computed once
+            teacher_out, *teacher_features = cached[0]
+        else:
+            teacher_out, *teacher_features = self.teacher_tapped(inputs, training=False)
         teacher_out = tf.stop_gradient(teacher_out)
         recon_target = targets if self.mode == "paired" else teacher_out
         adversarial = self.discriminator is not None and (self.lambda_gan > 0 or self.lambda_feat > 0)

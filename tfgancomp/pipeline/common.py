@@ -40,6 +40,9 @@ class RunOptions:
         seed: Seed of weights and data order.
         num_samples: Examples in the per-epoch sample grid.
         on_error: ``"raise"`` or ``"skip"`` for bad data files.
+        eval_every: Score the generator on the held-out split every this many epochs (and after the last) and
+            record ``held_out_psnr`` / ``held_out_ssim`` in ``history.json``: the held-out learning curve. 0: only
+            at the end (``metrics.json``).
     """
 
     vgg_weights: str | None = None
@@ -47,6 +50,7 @@ class RunOptions:
     seed: int = 0
     num_samples: int = 4
     on_error: str = "raise"
+    eval_every: int = 0
 
 
 def compile_with_adam(task, settings) -> None:
@@ -69,6 +73,22 @@ def perceptual_loss(settings, log=print):
     if settings.task == "gaugan" and settings.lambda_vgg:
         log("VGG perceptual loss is off: no VGG-19 weights file given (vgg_weights / --vgg-weights)")
     return None
+
+
+def learning_curve(generator, reader, every: int):
+    """The ``evaluate`` of :meth:`~tfgancomp.pipeline.rundir.ResumableRun.fit` for ``eval_every``, or ``None``.
+
+    ``generator`` is the model or a callable returning it (a generator derived from the task's current weights).
+    """
+    if not every or reader is None:
+        return None
+
+    def scores() -> dict:
+        model = generator() if callable(generator) and not hasattr(generator, "trainable_variables") else generator
+        done = paired_scores(lambda x: model(x, training=False), reader.dataset)
+        return {"held_out_psnr": done["psnr"], "held_out_ssim": done["ssim"]}
+
+    return scores
 
 
 def held_out_scores(generator, reader, features=None, reference=None) -> dict:

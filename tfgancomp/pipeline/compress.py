@@ -89,6 +89,10 @@ class CompressSettings:
         precisions: Bundles to export (``int8`` trains quantization-aware first when ``qat_epochs`` > 0).
         qat_epochs: Quantization-aware training epochs before the int8 export (0: post-training int8).
         benchmark_runs: Timed runs of each model in the host benchmark (each alternating with the teacher's).
+        cache_teacher: The supernet and fine-tuning stages compute the frozen teacher's outputs and taps once per
+            training example (and mirror image) instead of once per step (``DistillSettings.cache_teacher``).
+        eval_every: Every training stage scores its generator on the held-out split every this many epochs, into
+            its ``history.json`` (the learning curves of the report); 0: only at the end.
         seed: Seed of every stage.
         strategy: ``tf.distribute`` strategy of the training stages: ``default`` (one device), ``mirrored`` (every
             GPU of this host) or ``multi-worker`` (the cluster in ``TF_CONFIG``; the same command on every worker,
@@ -118,6 +122,8 @@ class CompressSettings:
     precisions: tuple[str, ...] = ("float16", "int8")
     qat_epochs: int = 3
     benchmark_runs: int = 20
+    cache_teacher: bool = False
+    eval_every: int = 0
     seed: int = 0
     strategy: str = "default"
 
@@ -135,8 +141,10 @@ class CompressSettings:
             check_positive_int(what, getattr(self, what))
         if self.size is not None:
             check_positive_int("size", self.size)
-        if not isinstance(self.qat_epochs, int) or isinstance(self.qat_epochs, bool) or self.qat_epochs < 0:
-            raise ValueError(f"qat_epochs must be an integer >= 0, got {self.qat_epochs!r}")
+        for what in ("qat_epochs", "eval_every"):
+            value = getattr(self, what)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{what} must be an integer >= 0, got {value!r}")
         given = [k for k in ("macs_ratio", "budget_macs", "budget_ms") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give one budget, not {' and '.join(given)}")
@@ -255,7 +263,8 @@ def _teacher_settings(s: CompressSettings):
 
     return TeacherSettings(s.task or "pix2pix", s.data, ngf=s.teacher_ngf, ndf=s.teacher_ndf,
                            n_blocks=s.teacher_blocks, size=s.size or 128, epochs=s.teacher_epochs,
-                           decay_epochs=s.teacher_epochs // 2, batch_size=s.batch_size, seed=s.seed)  # fmt: skip
+                           decay_epochs=s.teacher_epochs // 2, batch_size=s.batch_size, eval_every=s.eval_every,
+                           seed=s.seed)  # fmt: skip
 
 
 def _supernet_settings(s: CompressSettings, teacher: str, decided: dict):
@@ -263,7 +272,7 @@ def _supernet_settings(s: CompressSettings, teacher: str, decided: dict):
 
     return SupernetSettings(teacher, s.data, space=decided["space"]["path"], sampling=s.sampling,
                             epochs=s.supernet_epochs, decay_epochs=s.supernet_epochs // 2, batch_size=s.batch_size,
-                            seed=s.seed)  # fmt: skip
+                            cache_teacher=s.cache_teacher, eval_every=s.eval_every, seed=s.seed)  # fmt: skip
 
 
 def _finetune_settings(s: CompressSettings, teacher: str, extract_dir: str):
@@ -271,7 +280,7 @@ def _finetune_settings(s: CompressSettings, teacher: str, extract_dir: str):
 
     return DistillSettings(teacher, s.data, student_init=extract_dir, **student_architecture(extract_dir),
                            epochs=s.finetune_epochs, decay_epochs=s.finetune_epochs // 2, batch_size=s.batch_size,
-                           seed=s.seed)  # fmt: skip
+                           cache_teacher=s.cache_teacher, eval_every=s.eval_every, seed=s.seed)  # fmt: skip
 
 
 def derived_space(teacher_ngf: int, family: str, n_blocks: int | None = None) -> dict:

@@ -19,7 +19,8 @@ import os
 from dataclasses import dataclass
 
 from tfgancomp.backend import keras, tf
-from tfgancomp.data import ReaderSettings, read_description
+from tfgancomp.data import ReaderSettings, open_split, read_description
+from tfgancomp.distill.cache import TeacherCache
 from tfgancomp.distill.defaults import DISTILL_DEFAULTS, DISTILL_MODES
 from tfgancomp.distill.distiller import Distiller
 from tfgancomp.distill.taps import init_from_teacher
@@ -34,7 +35,14 @@ from tfgancomp.models import (
 )
 from tfgancomp.models.base import ZooModel
 from tfgancomp.models.config import TASK_FAMILIES, parse_config
-from tfgancomp.pipeline.common import RunOptions, Schedule, compile_with_adam, held_out_scores, perceptual_loss
+from tfgancomp.pipeline.common import (
+    RunOptions,
+    Schedule,
+    compile_with_adam,
+    held_out_scores,
+    learning_curve,
+    perceptual_loss,
+)
 from tfgancomp.pipeline.distribute import resolve_strategy, shard_by_example, worker_dir
 from tfgancomp.pipeline.rundir import (
     ResumableRun,
@@ -53,7 +61,7 @@ from tfgancomp.pipeline.teacher import TEACHER_TASKS, open_data
 from tfgancomp.validation import check_choice, check_positive_int
 
 #: Settings that may change between a run and its resumption.
-RESUMABLE_CHANGES = ("epochs", "decay_epochs")
+RESUMABLE_CHANGES = ("epochs", "decay_epochs", "eval_every")
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,11 @@ class DistillSettings(Schedule, RunOptions):
         quantize: Quantization-aware training: the student (after ``student_init``) is replaced by
             :func:`tfgancomp.quantize.quantize_model` of it, so the distillation trains its int8 behaviour with the
             teacher's guidance; the saved ``generator.keras`` is the QAT model (convert it to int8 directly).
+        cache_teacher: Run the frozen teacher once per training example (and once per mirror image when
+            ``flip``) before training, holding its output and tap activations in memory
+            (:class:`~tfgancomp.distill.TeacherCache`), instead of once per step: the same training without the
+            teacher's forward pass in every step. Not with random crops (``load_size``); refused when the cache
+            would take over half the physical memory.
     """
 
     teacher: str
@@ -130,6 +143,7 @@ class DistillSettings(Schedule, RunOptions):
     instance: bool | None = None
     direction: str | None = None
     quantize: bool = False
+    cache_teacher: bool = False
 
     @property
     def stage(self) -> str:
@@ -227,6 +241,9 @@ class DistillSettings(Schedule, RunOptions):
             if getattr(self, what) is not None:
                 changes[what] = tuple(getattr(self, what))
         resolved = dataclasses.replace(self, **changes)
+        if resolved.cache_teacher and resolved.load_size not in (None, resolved.size):
+            raise ValueError(f"cache_teacher needs uncropped training images: load_size {resolved.load_size} crops "
+                             f"size {resolved.size} at random (drop load_size or cache_teacher)")  # fmt: skip
         ReaderSettings(resolved.size, resolved.load_size, resolved.aspect_ratio, on_error=self.on_error,
                        direction=resolved.direction)  # fmt: skip
         return resolved
@@ -442,6 +459,18 @@ def run_distillation(settings: DistillSettings, run_dir: str, build, exported, s
         return _distil(s, teacher, own_dir, build, exported, strategy, verbose, log, run_dir)
 
 
+def _cached_training_data(s: DistillSettings, distiller, train, log):
+    """The training batches with the teacher's outputs from a :class:`TeacherCache`, and what the cache holds."""
+    plain = ReaderSettings(s.size, None, s.aspect_ratio, flip=False, batch_size=s.batch_size, shuffle=False,
+                           on_error=s.on_error, direction=s.direction)  # fmt: skip
+    examples = open_split(s.task, s.data, plain, "train", False, s.label_nc, bool(s.instance))
+    paired = s.mode == "paired"
+    cache = TeacherCache.compute(distiller.teacher_tapped, examples.dataset, s.flip, paired, log=log)
+    partner = None if paired else train.dataset.map(lambda x, y: y)  # the reader's shuffled real target images
+    info = {"examples": cache.count, "mirrored": cache.flips, "mib": round(cache.nbytes / 2**20, 1)}
+    return cache.dataset(s.batch_size, s.seed, partner), info
+
+
 def _distil(s: DistillSettings, teacher, run_dir: str, build, exported, strategy, verbose: int, log,
             chief_dir: str) -> dict:  # fmt: skip
 
@@ -450,6 +479,9 @@ def _distil(s: DistillSettings, teacher, run_dir: str, build, exported, strategy
 
     with strategy.scope():
         distiller, info = build(s, teacher, log)
+    train_data = train.dataset
+    if s.cache_teacher:
+        train_data, info["teacher_cache"] = _cached_training_data(s, distiller, train, log)
     write_settings(run_dir, s)
     run = ResumableRun(run_dir, distiller, strategy, state=distiller.checkpoint_state(), log=log,
                        restore_dir=chief_dir)  # fmt: skip
@@ -477,9 +509,11 @@ def _distil(s: DistillSettings, teacher, run_dir: str, build, exported, strategy
         return [columns[0], columns[1], columns[2].numpy(), *columns[3:]]
 
     title = "input | teacher | student" + (" | truth" if held_out is not None else "")
-    run.fit(shard_by_example(train.dataset), s.epochs, s.lr, s.decay_epochs,
+    run.fit(shard_by_example(train_data), s.epochs, s.lr, s.decay_epochs,
             [distiller.g_optimizer, distiller.d_optimizer],
-            lambda: {"generator": exported(distiller)}, render, grid_title=title, verbose=verbose)  # fmt: skip
+            lambda: {"generator": exported(distiller)}, render, grid_title=title, verbose=verbose,
+            evaluate=learning_curve(lambda: exported(distiller), held_out, s.eval_every),
+            eval_every=s.eval_every)  # fmt: skip
     if held_out is not None:
         metrics["final"] = evaluate_student(distiller.student, teacher, held_out, features)
     return record_run(metrics, run, train, metrics_path)

@@ -38,6 +38,8 @@ def check_run_settings(settings) -> None:
         check_choice("gan_mode", s.gan_mode, GAN_MODES)
     if not s.lr > 0:
         raise ValueError(f"lr must be positive, got {s.lr}")
+    if isinstance(s.eval_every, bool) or not isinstance(s.eval_every, int) or s.eval_every < 0:
+        raise ValueError(f"eval_every must be an integer >= 0 (epochs; 0: only at the end), got {s.eval_every!r}")
     for what in ("vgg_weights", "inception_weights"):
         path = getattr(s, what)
         if path is not None and not os.path.isfile(path):
@@ -303,7 +305,8 @@ class ResumableRun:
             save_model(model, os.path.join(self.run_dir, f"{name}.keras"))
 
     def fit(self, dataset, epochs: int, lr: float, decay_epochs: int, optimizers, generators: dict, render,
-            grid_title: str = "input | output | target", verbose: int = 1) -> None:  # fmt: skip
+            grid_title: str = "input | output | target", verbose: int = 1, evaluate=None,
+            eval_every: int = 0) -> None:  # fmt: skip
         """Train from the completed epoch to ``epochs``.
 
         Args:
@@ -317,6 +320,9 @@ class ResumableRun:
             render: Returns the sample grid's columns for the fixed sample batch.
             grid_title: TensorBoard title of the sample grid.
             verbose: ``fit`` verbosity.
+            evaluate: ``evaluate() -> {name: value}`` (held-out scores) merged into the epoch's ``history.json``
+                entry every ``eval_every`` epochs and after the last one.
+            eval_every: Epochs between two ``evaluate`` calls (0: never).
 
         Raises:
             TrainingDiverged: A loss became NaN / Inf; nothing of that epoch is saved.
@@ -335,6 +341,10 @@ class ResumableRun:
             current_lr = float(optimizers[0].learning_rate.numpy())
             self.history.append({"epoch": done, "lr": current_lr, "seconds": round(time.time() - timer["start"], 3),
                                  **{k: float(v) for k, v in epoch_logs.items()}})  # fmt: skip
+            if evaluate is not None and eval_every and (done % eval_every == 0 or done == epochs):
+                scores = {k: float(v) for k, v in evaluate().items()}
+                self.history[-1].update(scores)
+                self.log(f"epoch {done}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
             write_json(self.history_path, self.history)
             timer["start"] = time.time()
 

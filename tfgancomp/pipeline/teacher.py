@@ -23,7 +23,14 @@ from tfgancomp.backend import keras
 from tfgancomp.data import LAYOUTS, ReaderSettings, open_split, read_description, read_paired_folders
 from tfgancomp.metrics.quality import InceptionFeatures
 from tfgancomp.models import MultiscaleDiscriminator, PatchGANDiscriminator, ResNetGenerator, SPADEGenerator
-from tfgancomp.pipeline.common import RunOptions, Schedule, compile_with_adam, held_out_scores, perceptual_loss
+from tfgancomp.pipeline.common import (
+    RunOptions,
+    Schedule,
+    compile_with_adam,
+    held_out_scores,
+    learning_curve,
+    perceptual_loss,
+)
 from tfgancomp.pipeline.distribute import resolve_strategy, shard_by_example, worker_dir
 from tfgancomp.pipeline.rundir import (
     ResumableRun,
@@ -43,7 +50,7 @@ from tfgancomp.validation import check_choice, check_positive_int
 TEACHER_TASKS = tuple(LAYOUTS)
 DEFAULT_GAN_MODE = {"pix2pix": "vanilla", "cyclegan": "lsgan", "gaugan": "hinge"}
 #: Settings that may change between a run and its resumption.
-RESUMABLE_CHANGES = ("epochs", "decay_epochs")
+RESUMABLE_CHANGES = ("epochs", "decay_epochs", "eval_every")
 
 
 @dataclass(frozen=True)
@@ -316,7 +323,8 @@ def _train_teacher(s: TeacherSettings, run_dir: str, strategy, verbose: int, log
         return [show_inputs(sample_inputs, s.task), out, target]
 
     run.fit(shard_by_example(train.dataset), s.epochs, s.lr, s.decay_epochs, [task.g_optimizer, task.d_optimizer],
-            _generators(task), render, verbose=verbose)  # fmt: skip
+            _generators(task), render, verbose=verbose,
+            evaluate=learning_curve(task.generator, held_out, s.eval_every), eval_every=s.eval_every)  # fmt: skip
     if held_out is not None:
         metrics["final"] = evaluate(task.generator, held_out, features)
     return record_run(metrics, run, train, metrics_path)
