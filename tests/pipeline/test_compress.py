@@ -134,6 +134,23 @@ def test_a_bad_config_fails_before_any_training(setup, tmp_path, capsys, text, f
     assert not (out / "teacher").exists() and not (out / "supernet").exists()  # nothing trained
 
 
+def test_the_plan_leaves_the_teacher_cache_off_when_it_would_not_fit_in_memory(setup, tmp_path, monkeypatch):
+    from tfgancomp.pipeline.compress import plan
+
+    _, data, teacher = setup
+    settings = CompressSettings(data, teacher=teacher, macs_ratio="1/8", cache_teacher=True)
+    assert plan(settings, str(tmp_path))["teacher_cache"]["on"] is True
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("tfgancomp.distill.cache"), "physical_memory_bytes", lambda: 2**20)
+    off = plan(settings, str(tmp_path))["teacher_cache"]
+    assert off["on"] is False and "would take" in off["why"] and "over half the 0.0 GiB" in off["why"]
+    assert plan(CompressSettings(data, teacher=teacher, macs_ratio="1/8"), str(tmp_path))["teacher_cache"] == {
+        "on": False,
+        "why": "cache_teacher is off",
+    }
+
+
 def test_settings_values():
     assert parse_ratio("1/16") == 0.0625 and parse_ratio(0.25) == 0.25
     with pytest.raises(ValueError, match=r"in \(0, 1\]"):
@@ -192,10 +209,14 @@ def test_compress_under_a_latency_budget_searches_blocks_for_speed_and_reports_p
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert f"budget {budget:.3f} ms predicted (test CPU)" in printed
-    for stage in ("supernet", "finetune"):  # --cache-teacher and --eval-every reach the training stages
-        assert json.load(open(os.path.join(out, stage, "metrics.json")))["teacher_cache"]["mirrored"] is True
-        assert "held_out_psnr" in json.load(open(os.path.join(out, stage, "history.json")))[-1]
     plan = json.load(open(os.path.join(out, "plan.json")))
+    estimate = plan["teacher_cache"]  # the plan's estimate is the size the stages' caches then held
+    assert estimate["on"] and estimate["training_images"] == 8
+    assert f"teacher cache: {estimate['estimated_mib']:.0f} MiB" in printed
+    for stage in ("supernet", "finetune"):  # --cache-teacher and --eval-every reach the training stages
+        held = json.load(open(os.path.join(out, stage, "metrics.json")))["teacher_cache"]
+        assert held["mirrored"] is True and held["examples"] == 8 and held["mib"] == estimate["estimated_mib"]
+        assert "held_out_psnr" in json.load(open(os.path.join(out, stage, "history.json")))[-1]
     assert plan["budget_ms"] == budget and plan["budget_macs"] is None and plan["space"]["name"] == "derived-4-blocks"
     assert plan["latency_table"]["path"] == table_file and plan["space_range_ms"] == [low, high]
     assert plan["teacher_predicted_ms"] == table.predict((8,) * 8 + (1, 1, 1, 0, 0, 0), 3)

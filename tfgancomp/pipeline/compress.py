@@ -272,15 +272,17 @@ def _supernet_settings(s: CompressSettings, teacher: str, decided: dict):
 
     return SupernetSettings(teacher, s.data, space=decided["space"]["path"], sampling=s.sampling,
                             epochs=s.supernet_epochs, decay_epochs=s.supernet_epochs // 2, batch_size=s.batch_size,
-                            cache_teacher=s.cache_teacher, eval_every=s.eval_every, seed=s.seed)  # fmt: skip
+                            cache_teacher=decided["teacher_cache"]["on"], eval_every=s.eval_every,
+                            seed=s.seed)  # fmt: skip
 
 
-def _finetune_settings(s: CompressSettings, teacher: str, extract_dir: str):
+def _finetune_settings(s: CompressSettings, teacher: str, extract_dir: str, decided: dict):
     from tfgancomp.pipeline.distill import DistillSettings, student_architecture
 
     return DistillSettings(teacher, s.data, student_init=extract_dir, **student_architecture(extract_dir),
                            epochs=s.finetune_epochs, decay_epochs=s.finetune_epochs // 2, batch_size=s.batch_size,
-                           cache_teacher=s.cache_teacher, eval_every=s.eval_every, seed=s.seed)  # fmt: skip
+                           cache_teacher=decided["teacher_cache"]["on"], eval_every=s.eval_every,
+                           seed=s.seed)  # fmt: skip
 
 
 def derived_space(teacher_ngf: int, family: str, n_blocks: int | None = None) -> dict:
@@ -351,6 +353,7 @@ def plan(s: CompressSettings, out_dir: str) -> dict:
     latency = {}
     if s.budget_ms is not None or s.latency_table:
         latency = _latency_plan(s, space, family, config if type(teacher).__name__ == "ResNetGenerator" else {}, h, w)
+    latency["teacher_cache"] = _cache_plan(s, teacher, task, h, w)
     if s.budget_ms is not None:
         if s.space is None:
             write_json(space_path, space.to_dict())
@@ -372,6 +375,37 @@ def plan(s: CompressSettings, out_dir: str) -> dict:
                                       "ngf": config.get("ngf"), "class": type(teacher).__name__},
             "space": {"path": space_path, **space.to_dict()}, "budget_macs": budget,
             "budget_ratio": budget / teacher_macs, "space_range_macs": [low, high], **latency}  # fmt: skip
+
+
+def _cache_plan(s: CompressSettings, teacher, task: str, h: int, w: int) -> dict:
+    """Whether the training stages cache the teacher: asked for, and its estimated size within the memory limit.
+
+    The estimate (inputs, targets, the teacher's output and taps, both flips, per training image) decides before any
+    training; a cache over half the physical memory is left off with the reason instead of failing later.
+    """
+    if not s.cache_teacher:
+        return {"on": False, "why": "cache_teacher is off"}
+    import numpy as np
+
+    from tfgancomp.data.readers import list_images
+    from tfgancomp.distill import default_taps, tap_model
+    from tfgancomp.distill.cache import physical_memory_bytes
+
+    folder = {"pix2pix": "train", "cyclegan": "trainA", "gaugan": "train_label"}[task]
+    count = len(list_images(os.path.join(s.data, folder))) if os.path.isdir(os.path.join(s.data, folder)) else 0
+    sized = teacher
+    if tuple(teacher.inputs[0].shape[1:3]) not in ((h, w), (None, None)):
+        sized = type(teacher).from_config({**teacher.get_config(), "height": h, "width": w})
+    channels = int(teacher.inputs[0].shape[-1])
+    outputs = tap_model(sized, default_taps(sized))(np.zeros((1, h, w, channels), "float32"), training=False)
+    per_example = 4 * (h * w * (channels + 3) + 2 * sum(int(np.prod(o.shape[1:])) for o in outputs))
+    estimate = per_example * count
+    limit = (physical_memory_bytes() or 0) // 2
+    out = {"on": True, "estimated_mib": round(estimate / 2**20, 1), "training_images": count}
+    if limit and estimate > limit:
+        out.update(on=False, why=f"the teacher cache would take {estimate / 2**30:.2f} GiB, over half the "
+                                 f"{2 * limit / 2**30:.1f} GiB of memory: the teacher runs in every step")  # fmt: skip
+    return out
 
 
 def _latency_plan(s: CompressSettings, space, family: str, config: dict, h: int, w: int) -> dict:
@@ -461,6 +495,8 @@ def compress(settings: CompressSettings, out_dir: str, log=print, verbose: int =
             budget = f"{decided['budget_macs'] / 1e9:.4f} G (1/{1 / decided['budget_ratio']:.1f})"
         log(f"teacher {decided['teacher']['macs'] / 1e9:.3f} G MACs at {decided['teacher']['height']}x"
             f"{decided['teacher']['width']}; budget {budget}; space {decided['space']['name']}")  # fmt: skip
+        cache = decided["teacher_cache"]
+        log(f"teacher cache: {cache['estimated_mib']:.0f} MiB" if cache["on"] else f"teacher cache off: {cache['why']}")
         return _compress(s, out_dir, decided, log, verbose)
 
 
@@ -486,7 +522,13 @@ def _follow_the_chief(s: CompressSettings, out_dir: str, strategy, log, verbose:
         train_supernet(_supernet_settings(s, teacher, decided), path["supernet"], strategy, verbose=verbose, log=log)
     _wait_for_stage(out_dir, "extract", log)
     if "finetune" not in done:
-        distill(_finetune_settings(s, teacher, path["extract"]), path["finetune"], strategy, verbose=verbose, log=log)
+        distill(
+            _finetune_settings(s, teacher, path["extract"], decided),
+            path["finetune"],
+            strategy,
+            verbose=verbose,
+            log=log,
+        )
     log(f"worker {worker_role(strategy)}: training stages done; the chief exports, benchmarks and reports")
     return {}
 
@@ -554,7 +596,13 @@ def _compress(s: CompressSettings, out_dir: str, decided: dict, log, verbose: in
                                                   s.search_images)})  # fmt: skip
 
     def finetune():
-        distill(_finetune_settings(s, teacher, path["extract"]), path["finetune"], s.strategy, verbose=verbose, log=log)
+        distill(
+            _finetune_settings(s, teacher, path["extract"], decided),
+            path["finetune"],
+            s.strategy,
+            verbose=verbose,
+            log=log,
+        )
         return {"run": path["finetune"]}
 
     stages.run("finetune", finetune)

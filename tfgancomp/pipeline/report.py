@@ -182,7 +182,11 @@ def search_figure(figures: dict, path: str) -> str | None:
 
 
 def curves_figure(figures: dict, out_dir: str, path: str) -> str | None:
-    """Generator and discriminator loss per epoch of each training stage (its ``history.json``)."""
+    """Generator and discriminator loss per epoch of each training stage (its ``history.json``).
+
+    A stage that scored the held-out split during training (``eval_every``) also shows its PSNR to truth, on a
+    second axis: the learning curve.
+    """
     runs = {**figures["stage_runs"], "qat": os.path.join(out_dir, "qat_run")}
     stages = [(name, read_json(os.path.join(runs[name], "history.json")))
               for name in ("teacher", "supernet", "finetune", "qat") if name in runs]  # fmt: skip
@@ -206,7 +210,16 @@ def curves_figure(figures: dict, out_dir: str, path: str) -> str | None:
         ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
-        ax.legend(fontsize=8)
+        handles, labels = ax.get_legend_handles_labels()
+        scored = [h for h in history if "held_out_psnr" in h]
+        if scored:
+            psnr = ax.twinx()
+            psnr.plot([h["epoch"] for h in scored], [h["held_out_psnr"] for h in scored], color="tab:green",
+                      marker="s", label="held-out PSNR")  # fmt: skip
+            psnr.set_ylabel("PSNR to truth (dB)")
+            more = psnr.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+        ax.legend(handles, labels, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
