@@ -103,3 +103,41 @@ def test_cache_refusals(teacher):
         paired.dataset(4)
     with pytest.raises(ValueError, match="no training examples"):
         TeacherCache.compute(tapped, [], flip=False, log=lambda *_: None)
+
+
+def test_flips_are_fair_coins_independent_of_the_order():
+    """Each example is mirrored about half the time, whatever its index or place in the epoch's order."""
+    n, epochs = 6, 200
+    x = np.arange(n, dtype="float32").reshape(n, 1, 1, 1) * np.ones((1, 2, 2, 1), "float32")
+    x[:, :, 1] += 100  # left and right columns differ: a mirrored input shows
+    outputs = [x[:, :1, :1, :] * 1]
+    cache = TeacherCache(x, x.copy(), outputs, [outputs[0] + 1000])  # the "teacher output" says which way it went
+    mirrored = np.zeros(n)
+    first_agrees = 0
+    dataset = cache.dataset(batch_size=2, seed=0)  # one dataset, iterated once per epoch as fit() does
+    for _ in range(epochs):
+        for b, (xb, _, outs) in enumerate(dataset):
+            index = xb.numpy()[:, 0, :, 0].min(axis=1).astype(int)
+            flipped = outs[0].numpy()[:, 0, 0, 0] >= 1000
+            assert np.array_equal(flipped, xb.numpy()[:, 0, 0, 0] >= 100)  # the output's flip is the input's
+            mirrored[index] += flipped
+            if b == 0:
+                first_agrees += flipped[0] == (index[0] % 2 == 1)
+    # binomial(200, 1/2): sd 7.1; 40 away is 5.7 sd
+    assert np.all(np.abs(mirrored - epochs / 2) < 40), mirrored
+    assert abs(first_agrees - epochs / 2) < 40, first_agrees
+
+
+def test_an_unpaired_cache_serves_its_inputs_with_the_partner_streams_targets(teacher):
+    x = _images(4, 6)
+    tapped = tap_model(teacher, default_taps(teacher))
+    cache = TeacherCache.compute(tapped, [(x, x)], flip=False, paired=False, log=lambda *_: None)
+    partner = tf.data.Dataset.from_tensor_slices(np.full((4, SIZE, SIZE, 3), 0.5, "float32")).batch(2)
+    served = list(cache.dataset(batch_size=2, seed=0, partner=partner))
+    assert len(served) == 2
+    for xb, yb, outs in served:
+        assert np.all(yb.numpy() == 0.5)  # the targets are the partner's (domain B), not the cached inputs
+        refs, bounds = _tapped_bound(teacher, xb.numpy())
+        assert float(np.max(np.abs(outs[0].numpy() - refs[0]))) <= bounds[0]
+    with pytest.raises(ValueError, match="takes no partner stream"):
+        TeacherCache.compute(tapped, [(x, x)], flip=False, log=lambda *_: None).dataset(2, partner=partner)

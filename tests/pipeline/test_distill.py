@@ -266,7 +266,7 @@ def test_mirrored_strategy_gives_the_single_device_losses_for_the_same_global_ba
     check_against_reordering(result)
 
 
-def test_cache_teacher_trains_without_the_teachers_forward_pass_and_records_the_curve(teachers, tmp_path):
+def test_cache_teacher_trains_from_the_cache_and_records_the_learning_curve(teachers, tmp_path):
     run = str(tmp_path / "run")
     messages = []
     metrics = distill(_settings(teachers, "pix2pix", epochs=2, cache_teacher=True, eval_every=1), run, verbose=0,

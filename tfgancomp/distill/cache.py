@@ -5,8 +5,10 @@ the same work every epoch: with a 16×-smaller student it is most of the step. :
 over the unaugmented training examples — and once over their mirror images when training flips — and serves
 batches of ``(inputs, targets, (teacher_output, *teacher_taps))`` that :class:`~tfgancomp.distill.Distiller` reads
 instead of calling the teacher. A flipped example is the flipped input with the teacher's outputs *for the flipped
-input* (a convolutional generator is not mirror-symmetric), so the cached run trains on exactly what the uncached
-one computes; random crops (``load_size``) would need a teacher pass per crop and are not cached.
+input* (a convolutional generator is not mirror-symmetric), so every cached step computes what the uncached step
+computes on the same batch (tests/distill/test_cache.py); random crops (``load_size``) would need a teacher pass per
+crop and are not cached. Building the cache holds it twice at its peak (the batches, then the arrays it keeps), so
+the default limit is :data:`MEMORY_SHARE` of the physical memory.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ import os
 import numpy as np
 
 from tfgancomp.backend import tf
+
+#: The default largest cache, as a share of the physical memory (building it holds it twice at its peak).
+MEMORY_SHARE = 1 / 3
+
+
+def memory_limit() -> int | None:
+    """The default cache limit in bytes: :data:`MEMORY_SHARE` of the physical memory (``None``: unknown)."""
+    total = physical_memory_bytes()
+    return int(total * MEMORY_SHARE) if total else None
 
 
 def physical_memory_bytes() -> int | None:
@@ -70,39 +81,40 @@ class TeacherCache:
             batches: An iterable of unaugmented ``(inputs, targets)`` batches in a fixed order.
             flip: Also hold every example mirrored (training flips at random).
             paired: Keep the targets (``False``: unpaired training takes them from another stream).
-            max_bytes: Refuse (before filling it) a cache larger than this (default: half the physical memory).
+            max_bytes: Refuse a cache larger than this, before computing more of it (default: :func:`memory_limit`).
             log: Where the cache's size goes.
 
         Raises:
             ValueError: The cache would not fit in ``max_bytes``; the message gives its size.
         """
-        limit = max_bytes if max_bytes is not None else (physical_memory_bytes() or 0) // 2 or None
+        limit = max_bytes if max_bytes is not None else memory_limit()
         parts: dict[str, list] = {"inputs": [], "targets": [], "outputs": [], "flipped": []}
-        per_example = None
+        per_example, held = None, 0
         for x, y in batches:
             outs = [o.numpy() for o in teacher_tapped(x, training=False)]
             mirrored = [o.numpy() for o in teacher_tapped(tf.reverse(x, [2]), training=False)] if flip else []
+            arrays = [np.asarray(x), *((np.asarray(y),) if paired else ()), *outs, *mirrored]
             if per_example is None:
-                arrays = [x, *(y,) * paired, *outs, *mirrored]
-                per_example = sum(np.asarray(a)[0].nbytes for a in arrays)
-                total = per_example * _count(batches, int(x.shape[0]))
-                if limit is not None and total > limit:
-                    raise ValueError(
-                        f"the teacher cache would take {total / 2**30:.2f} GiB ({per_example / 2**20:.2f} MiB per "
-                        f"example{', both flips' if flip else ''}), over the {limit / 2**30:.2f} GiB allowed; train "
-                        "without cache_teacher, on fewer or smaller images, or without flips"
-                    )
-            parts["inputs"].append(np.asarray(x))
+                per_example = sum(a[0].nbytes for a in arrays)
+            held += sum(a.nbytes for a in arrays)
+            total = max(held, per_example * _count(batches, int(x.shape[0])))  # known sizes: refused before any work
+            if limit is not None and total > limit:
+                raise ValueError(
+                    f"the teacher cache would take {total / 2**30:.2f} GiB ({per_example / 2**20:.2f} MiB per "
+                    f"example{', both flips' if flip else ''}), over the {limit / 2**30:.2f} GiB allowed; train "
+                    "without cache_teacher, on fewer or smaller images, or without flips"
+                )
+            parts["inputs"].append(arrays[0])
             if paired:
-                parts["targets"].append(np.asarray(y))
+                parts["targets"].append(arrays[1])
             parts["outputs"].append(outs)
             parts["flipped"].append(mirrored)
         if per_example is None:
             raise ValueError("the teacher cache got no training examples")
-        outputs = [np.concatenate(o) for o in zip(*parts["outputs"], strict=True)]
-        flipped = [np.concatenate(o) for o in zip(*parts["flipped"], strict=True)] if flip else None
-        targets = np.concatenate(parts["targets"]) if paired else None
-        cache = cls(np.concatenate(parts["inputs"]), targets, outputs, flipped)
+        outputs = [np.concatenate(o) for o in zip(*parts.pop("outputs"), strict=True)]
+        flipped = [np.concatenate(o) for o in zip(*parts.pop("flipped"), strict=True)] if flip else None
+        targets = np.concatenate(parts.pop("targets")) if paired else None
+        cache = cls(np.concatenate(parts.pop("inputs")), targets, outputs, flipped)
         log(f"teacher cache: {cache.count} examples{' and their mirror images' if flip else ''}, "
             f"{cache.nbytes / 2**20:.1f} MiB")  # fmt: skip
         return cache
@@ -126,7 +138,9 @@ class TeacherCache:
         if self.count < batch_size:
             raise ValueError(f"the teacher cache holds {self.count} examples, fewer than one batch of {batch_size}")
         order = tf.data.Dataset.range(self.count).shuffle(self.count, seed=seed, reshuffle_each_iteration=True)
-        coins = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        # the coins' own stream: with the shuffle's seed, Dataset.random repeats the draws that chose the order
+        coin_seed = None if seed is None else (int(seed) * 1_000_003 + 7_919) % 2**31
+        coins = tf.data.Dataset.random(seed=coin_seed, rerandomize_each_iteration=True)
         batches = tf.data.Dataset.zip((order, coins)).batch(batch_size, drop_remainder=True)
         paired = self._targets is not None
 
@@ -138,7 +152,7 @@ class TeacherCache:
                 mirror = tf.math.floormod(random, 2) == 1
 
                 def pick(plain, mirrored):
-                    shape = tf.concat([[batch_size], tf.ones([tf.rank(plain) - 1], tf.int32)], 0)
+                    shape = tf.concat([[-1], tf.ones([tf.rank(plain) - 1], tf.int32)], 0)
                     return tf.where(tf.reshape(mirror, shape), mirrored, plain)
 
                 outs = [pick(o, tf.gather(v, index)) for o, v in zip(outs, self._flipped, strict=True)]
@@ -156,7 +170,9 @@ class TeacherCache:
 
 
 def _count(batches, batch: int) -> int:
-    """Examples in ``batches`` (a reader's dataset knows its cardinality; otherwise one batch is assumed)."""
+    """Examples in ``batches`` (a reader's dataset knows its cardinality, a list its length; else one batch)."""
+    if isinstance(batches, (list, tuple)):
+        return len(batches) * batch
     cardinality = getattr(batches, "cardinality", None)
     if cardinality is not None:
         n = int(cardinality())

@@ -167,6 +167,9 @@ class Distiller(_GANTask):
     def train_step(self, data):
         inputs, targets, *cached = data
         if cached:  # a TeacherCache batch: the frozen teacher's output and taps for these inputs, computed once
+            if len(cached) != 1 or not isinstance(cached[0], (tuple, list)):
+                raise ValueError("a Distiller batch is (inputs, targets) or (inputs, targets, (teacher_output, "
+                                 "*teacher_taps)) as a TeacherCache serves it; not sample weights")  # fmt: skip
             teacher_out, *teacher_features = cached[0]
         else:
             teacher_out, *teacher_features = self.teacher_tapped(inputs, training=False)

@@ -91,8 +91,8 @@ class CompressSettings:
         benchmark_runs: Timed runs of each model in the host benchmark (each alternating with the teacher's).
         cache_teacher: The supernet and fine-tuning stages compute the frozen teacher's outputs and taps once per
             training example (and mirror image) instead of once per step (``DistillSettings.cache_teacher``).
-        eval_every: Every training stage scores its generator on the held-out split every this many epochs, into
-            its ``history.json`` (the learning curves of the report); 0: only at the end.
+        eval_every: The teacher, supernet and fine-tuning stages score their generator on the held-out split every
+            this many epochs, into their ``history.json`` (the learning curves of the report); 0: only at the end.
         seed: Seed of every stage.
         strategy: ``tf.distribute`` strategy of the training stages: ``default`` (one device), ``mirrored`` (every
             GPU of this host) or ``multi-worker`` (the cluster in ``TF_CONFIG``; the same command on every worker,
@@ -353,7 +353,7 @@ def plan(s: CompressSettings, out_dir: str) -> dict:
     latency = {}
     if s.budget_ms is not None or s.latency_table:
         latency = _latency_plan(s, space, family, config if type(teacher).__name__ == "ResNetGenerator" else {}, h, w)
-    latency["teacher_cache"] = _cache_plan(s, teacher, task, h, w)
+    latency["teacher_cache"] = _cache_plan(s, teacher, run, task, h, w)
     if s.budget_ms is not None:
         if s.space is None:
             write_json(space_path, space.to_dict())
@@ -377,11 +377,12 @@ def plan(s: CompressSettings, out_dir: str) -> dict:
             "budget_ratio": budget / teacher_macs, "space_range_macs": [low, high], **latency}  # fmt: skip
 
 
-def _cache_plan(s: CompressSettings, teacher, task: str, h: int, w: int) -> dict:
-    """Whether the training stages cache the teacher: asked for, and its estimated size within the memory limit.
+def _cache_plan(s: CompressSettings, teacher, run: dict, task: str, h: int, w: int) -> dict:
+    """Whether the training stages cache the teacher: asked for, uncropped data, and the estimate within the limit.
 
-    The estimate (inputs, targets, the teacher's output and taps, both flips, per training image) decides before any
-    training; a cache over half the physical memory is left off with the reason instead of failing later.
+    The estimate (inputs, paired targets, the teacher's output and taps for both flips, per training example)
+    decides before any training; a cache over the limit, or a teacher run that cropped at random (``load_size``),
+    leaves it off with the reason instead of failing later.
     """
     if not s.cache_teacher:
         return {"on": False, "why": "cache_teacher is off"}
@@ -389,22 +390,35 @@ def _cache_plan(s: CompressSettings, teacher, task: str, h: int, w: int) -> dict
 
     from tfgancomp.data.readers import list_images
     from tfgancomp.distill import default_taps, tap_model
-    from tfgancomp.distill.cache import physical_memory_bytes
+    from tfgancomp.distill.cache import memory_limit
 
-    folder = {"pix2pix": "train", "cyclegan": "trainA", "gaugan": "train_label"}[task]
-    count = len(list_images(os.path.join(s.data, folder))) if os.path.isdir(os.path.join(s.data, folder)) else 0
+    if run.get("load_size") not in (None, h):
+        return {"on": False, "why": f"the teacher run crops load_size {run['load_size']} to {h} at random"}
+
+    def count(folder):
+        path = os.path.join(s.data, folder)
+        return len(list_images(path)) if os.path.isdir(path) else 0
+
+    if task == "cyclegan":  # the unaligned reader's epoch: max(|A|, |B|) examples, no targets held
+        examples, targets = max(count("trainA"), count("trainB")), 0
+    else:
+        examples, targets = count("train" if task == "pix2pix" else "train_label"), 3
     sized = teacher
     if tuple(teacher.inputs[0].shape[1:3]) not in ((h, w), (None, None)):
         sized = type(teacher).from_config({**teacher.get_config(), "height": h, "width": w})
     channels = int(teacher.inputs[0].shape[-1])
-    outputs = tap_model(sized, default_taps(sized))(np.zeros((1, h, w, channels), "float32"), training=False)
-    per_example = 4 * (h * w * (channels + 3) + 2 * sum(int(np.prod(o.shape[1:])) for o in outputs))
-    estimate = per_example * count
-    limit = (physical_memory_bytes() or 0) // 2
-    out = {"on": True, "estimated_mib": round(estimate / 2**20, 1), "training_images": count}
+    tapped = tap_model(sized, default_taps(sized))
+    shapes = [tuple(o.shape[1:]) for o in tapped.outputs]
+    if any(d is None for shape in shapes for d in shape):  # a dynamic-size teacher: one pass gives the sizes
+        shapes = [o.shape[1:] for o in tapped(np.zeros((1, h, w, channels), "float32"), training=False)]
+    per_example = 4 * (h * w * (channels + targets) + 2 * sum(int(np.prod(shape)) for shape in shapes))
+    estimate = per_example * examples
+    limit = memory_limit()
+    out = {"on": True, "estimated_mib": round(estimate / 2**20, 1), "training_examples": examples}
     if limit and estimate > limit:
-        out.update(on=False, why=f"the teacher cache would take {estimate / 2**30:.2f} GiB, over half the "
-                                 f"{2 * limit / 2**30:.1f} GiB of memory: the teacher runs in every step")  # fmt: skip
+        out.update(on=False, why=f"the teacher cache would take {estimate / 2**30:.2f} GiB, over the "
+                                 f"{limit / 2**30:.1f} GiB allowed (a third of the memory): the teacher runs in every "
+                                 "step")  # fmt: skip
     return out
 
 

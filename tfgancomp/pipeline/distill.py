@@ -61,7 +61,7 @@ from tfgancomp.pipeline.teacher import TEACHER_TASKS, open_data
 from tfgancomp.validation import check_choice, check_positive_int
 
 #: Settings that may change between a run and its resumption.
-RESUMABLE_CHANGES = ("epochs", "decay_epochs", "eval_every")
+RESUMABLE_CHANGES = ("epochs", "decay_epochs", "eval_every", "cache_teacher")
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,9 @@ class DistillSettings(Schedule, RunOptions):
             teacher's guidance; the saved ``generator.keras`` is the QAT model (convert it to int8 directly).
         cache_teacher: Run the frozen teacher once per training example (and once per mirror image when
             ``flip``) before training, holding its output and tap activations in memory
-            (:class:`~tfgancomp.distill.TeacherCache`), instead of once per step: the same training without the
-            teacher's forward pass in every step. Not with random crops (``load_size``); refused when the cache
-            would take over half the physical memory.
+            (:class:`~tfgancomp.distill.TeacherCache`), instead of once per step: the same training steps
+            without the teacher's forward pass. Not with random crops (``load_size``); refused when the cache would
+            take over a third of the physical memory. May change when a run resumes.
     """
 
     teacher: str
@@ -464,7 +464,7 @@ def _cached_training_data(s: DistillSettings, distiller, train, log):
     plain = ReaderSettings(s.size, None, s.aspect_ratio, flip=False, batch_size=s.batch_size, shuffle=False,
                            on_error=s.on_error, direction=s.direction)  # fmt: skip
     examples = open_split(s.task, s.data, plain, "train", False, s.label_nc, bool(s.instance))
-    paired = s.mode == "paired"
+    paired = s.task != "cyclegan"  # the data's layout: aligned truth, or real images of domain B
     cache = TeacherCache.compute(distiller.teacher_tapped, examples.dataset, s.flip, paired, log=log)
     partner = None if paired else train.dataset.map(lambda x, y: y)  # the reader's shuffled real target images
     info = {"examples": cache.count, "mirrored": cache.flips, "mib": round(cache.nbytes / 2**20, 1)}
