@@ -159,7 +159,9 @@ def _curve(run_dir: str) -> list[dict]:
 def _plateau(curve: list[dict], limit_db: float) -> dict:
     """The gain of the last fifth of the epochs: PSNR after the last epoch minus PSNR before that fifth began."""
     epochs = len(curve)
-    fifth = max(1, epochs // 5)
+    if epochs < 5:
+        return {"epochs": epochs, "plateaued": False, "why": "fewer than 5 scored epochs"}
+    fifth = epochs // 5
     before, last = curve[epochs - fifth - 1]["psnr"], curve[-1]["psnr"]
     return {"epochs": epochs, "last_fifth_epochs": fifth, "psnr_before": before, "psnr_last": last,
             "gain_db": round(last - before, 3), "best_psnr": max(c["psnr"] for c in curve),
@@ -198,11 +200,11 @@ def _ablation(args, data: str, teacher_dir: str, out: str, config: str, method: 
 def _flags(args) -> list[str]:
     flags = []
     for key, value in vars(args).items():
-        if key in ("work", "out") or value is None or value is False:
+        if key in ("work", "out") or value is None or (value is False and key == "ablation"):
             continue
         flag = "--" + key.replace("_", "-")
-        if value is True:
-            flags.append(flag)
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + key.replace("_", "-"))
         else:
             flags += [flag, str(value)]
     return flags
