@@ -57,6 +57,12 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=20)
     parser.add_argument("--search-images", type=int, default=16)
     parser.add_argument("--cache-teacher", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--teacher-discriminator",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="start the students' discriminator from the teacher's (compress --teacher-discriminator)",
+    )
     parser.add_argument("--ablation", action="store_true", help="also train the chosen configuration from scratch")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -89,7 +95,8 @@ def main() -> None:
                                 supernet_epochs=args.supernet_epochs, trials=args.trials, population=args.population,
                                 search_images=args.search_images, finetune_epochs=args.finetune_epochs,
                                 precisions=("float16",), qat_epochs=0, benchmark_runs=10,
-                                cache_teacher=args.cache_teacher, eval_every=5, seed=args.seed)  # fmt: skip
+                                teacher_discriminator=args.teacher_discriminator, cache_teacher=args.cache_teacher,
+                                eval_every=5, seed=args.seed)  # fmt: skip
     compress(settings, out, verbose=2)
     stages = json.load(open(os.path.join(out, "stages.json")))
     report = json.load(open(os.path.join(out, "report.json")))
@@ -175,7 +182,7 @@ def _ablation(args, data: str, teacher_dir: str, out: str, config: str, method: 
     epochs = args.supernet_epochs + args.finetune_epochs
     rows = {}
     for name, extra in (("scratch_no_distillation", {"lambda_distill": 0.0, "teacher_discriminator": False}),
-                        ("scratch_distillation", {})):  # fmt: skip
+                        ("scratch_distillation", {"teacher_discriminator": args.teacher_discriminator})):  # fmt: skip
         run = os.path.join(args.work, name)
         settings = DistillSettings(teacher_dir, data, student_config=config, epochs=epochs, decay_epochs=epochs // 2,
                                    batch_size=args.batch_size, cache_teacher=args.cache_teacher, eval_every=5,

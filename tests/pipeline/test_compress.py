@@ -155,7 +155,9 @@ def test_the_plan_leaves_the_teacher_cache_off_when_it_would_not_fit_in_memory(s
     model, run, _ = read_run(teacher)
     cropped = _cache_plan(settings, model, {**run, "load_size": 40}, "pix2pix", 32, 32)
     assert cropped == {"on": False, "why": "the teacher run crops load_size 40 to 32 at random"}
-    assert plan(CompressSettings(data, teacher=teacher, macs_ratio="1/8"), str(tmp_path))["teacher_cache"] == {
+    assert plan(CompressSettings(data, teacher=teacher, macs_ratio="1/8", cache_teacher=False), str(tmp_path))[
+        "teacher_cache"
+    ] == {
         "on": False,
         "why": "cache_teacher is off",
     }
@@ -215,7 +217,8 @@ def test_compress_under_a_latency_budget_searches_blocks_for_speed_and_reports_p
     argv = ["compress", "--data", data, "--teacher", teacher, "--out", out, "--budget-ms", str(budget),
             "--latency-table", table_file, "--supernet-epochs", "1", "--trials", "4", "--population", "2",
             "--search-images", "2", "--finetune-epochs", "1", "--batch-size", "2", "--precisions", "float16",
-            "--benchmark-runs", "2", "--cache-teacher", "--eval-every", "1", "--quiet"]  # fmt: skip
+            "--benchmark-runs", "2", "--cache-teacher", "--eval-every", "1", "--no-teacher-discriminator",
+            "--quiet"]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert f"budget {budget:.3f} ms predicted (test CPU)" in printed
@@ -223,8 +226,10 @@ def test_compress_under_a_latency_budget_searches_blocks_for_speed_and_reports_p
     estimate = plan["teacher_cache"]  # the plan's estimate is the size the stages' caches then held
     assert estimate["on"] and estimate["training_examples"] == 8
     assert f"teacher cache: {estimate['estimated_mib']:.0f} MiB" in printed
-    for stage in ("supernet", "finetune"):  # --cache-teacher and --eval-every reach the training stages
-        held = json.load(open(os.path.join(out, stage, "metrics.json")))["teacher_cache"]
+    for stage in ("supernet", "finetune"):  # --cache-teacher, --eval-every, --no-teacher-discriminator reach them
+        stage_metrics = json.load(open(os.path.join(out, stage, "metrics.json")))
+        assert stage_metrics["discriminator_from"] is None  # --no-teacher-discriminator: a fresh one
+        held = stage_metrics["teacher_cache"]
         assert held["mirrored"] is True and held["examples"] == 8 and held["mib"] == estimate["estimated_mib"]
         assert "held_out_psnr" in json.load(open(os.path.join(out, stage, "history.json")))[-1]
     assert plan["budget_ms"] == budget and plan["budget_macs"] is None and plan["space"]["name"] == "derived-4-blocks"

@@ -89,8 +89,12 @@ class CompressSettings:
         precisions: Bundles to export (``int8`` trains quantization-aware first when ``qat_epochs`` > 0).
         qat_epochs: Quantization-aware training epochs before the int8 export (0: post-training int8).
         benchmark_runs: Timed runs of each model in the host benchmark (each alternating with the teacher's).
+        teacher_discriminator: The supernet and fine-tuning stages start their discriminator from the teacher run's
+            (GAN Compression's choice); ``False``: a fresh one that learns alongside the student (a converged
+            teacher's discriminator can overpower a small student from the first step).
         cache_teacher: The supernet and fine-tuning stages compute the frozen teacher's outputs and taps once per
-            training example (and mirror image) instead of once per step (``DistillSettings.cache_teacher``).
+            training example (and mirror image) instead of once per step (``DistillSettings.cache_teacher``; 1.5×
+            faster epochs measured); left off by the plan when it would not fit in memory.
         eval_every: The teacher, supernet and fine-tuning stages score their generator on the held-out split every
             this many epochs, into their ``history.json`` (the learning curves of the report); 0: only at the end.
         seed: Seed of every stage.
@@ -122,7 +126,8 @@ class CompressSettings:
     precisions: tuple[str, ...] = ("float16", "int8")
     qat_epochs: int = 3
     benchmark_runs: int = 20
-    cache_teacher: bool = False
+    teacher_discriminator: bool = True
+    cache_teacher: bool = True
     eval_every: int = 0
     seed: int = 0
     strategy: str = "default"
@@ -272,8 +277,8 @@ def _supernet_settings(s: CompressSettings, teacher: str, decided: dict):
 
     return SupernetSettings(teacher, s.data, space=decided["space"]["path"], sampling=s.sampling,
                             epochs=s.supernet_epochs, decay_epochs=s.supernet_epochs // 2, batch_size=s.batch_size,
-                            cache_teacher=decided["teacher_cache"]["on"], eval_every=s.eval_every,
-                            seed=s.seed)  # fmt: skip
+                            teacher_discriminator=s.teacher_discriminator, cache_teacher=decided["teacher_cache"]["on"],
+                            eval_every=s.eval_every, seed=s.seed)  # fmt: skip
 
 
 def _finetune_settings(s: CompressSettings, teacher: str, extract_dir: str, decided: dict):
@@ -281,8 +286,8 @@ def _finetune_settings(s: CompressSettings, teacher: str, extract_dir: str, deci
 
     return DistillSettings(teacher, s.data, student_init=extract_dir, **student_architecture(extract_dir),
                            epochs=s.finetune_epochs, decay_epochs=s.finetune_epochs // 2, batch_size=s.batch_size,
-                           cache_teacher=decided["teacher_cache"]["on"], eval_every=s.eval_every,
-                           seed=s.seed)  # fmt: skip
+                           teacher_discriminator=s.teacher_discriminator, cache_teacher=decided["teacher_cache"]["on"],
+                           eval_every=s.eval_every, seed=s.seed)  # fmt: skip
 
 
 def derived_space(teacher_ngf: int, family: str, n_blocks: int | None = None) -> dict:
