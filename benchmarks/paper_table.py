@@ -11,7 +11,9 @@ export and host benchmark) and scores the compressed generator on the same 100 h
 ``--ablation`` the chosen configuration is also trained from scratch without distillation and from scratch with
 distillation, each for the supernet's plus the fine-tuning's epochs: the same number of steps as the method.
 
-Every stage resumes: the same command again skips what is finished (delete ``--work`` to start over). The results
+Every stage resumes: the same command again skips what is finished (delete ``--work`` to start over).
+``--compress-name`` compresses the same teacher again into another folder of ``--work`` (e.g. with another
+``--distill-norm``). The results
 file holds the settings, the teacher's curve, both rows of the table, the targets and whether each is met, and the
 seconds of each stage (the compression's: supernet + search + extract + fine-tune, the teacher excluded).
 """
@@ -58,6 +60,17 @@ def main() -> None:
     parser.add_argument("--search-images", type=int, default=16)
     parser.add_argument("--cache-teacher", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
+        "--distill-norm",
+        choices=("none", "teacher"),
+        default=None,
+        help="compress --distill-norm (default: the task's)",
+    )
+    parser.add_argument(
+        "--compress-name",
+        default="compress",
+        help="the compress run's folder in --work (another name compresses the same teacher again)",
+    )
+    parser.add_argument(
         "--teacher-discriminator",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -89,14 +102,14 @@ def main() -> None:
     seconds["teacher_call"] = round(time.time() - start, 1)
     curve = _curve(teacher_dir)
 
-    out = os.path.join(args.work, "compress")
+    out = os.path.join(args.work, args.compress_name)
     settings = CompressSettings(data, task=args.task, teacher=teacher_dir, batch_size=args.batch_size,
                                 macs_ratio=args.macs_ratio, space=args.space, sampling=args.sampling,
                                 supernet_epochs=args.supernet_epochs, trials=args.trials, population=args.population,
                                 search_images=args.search_images, finetune_epochs=args.finetune_epochs,
                                 precisions=("float16",), qat_epochs=0, benchmark_runs=10,
                                 teacher_discriminator=args.teacher_discriminator, cache_teacher=args.cache_teacher,
-                                eval_every=5, seed=args.seed)  # fmt: skip
+                                distill_norm=args.distill_norm, eval_every=5, seed=args.seed)  # fmt: skip
     compress(settings, out, verbose=2)
     stages = json.load(open(os.path.join(out, "stages.json")))
     report = json.load(open(os.path.join(out, "report.json")))
@@ -186,7 +199,7 @@ def _ablation(args, data: str, teacher_dir: str, out: str, config: str, method: 
         run = os.path.join(args.work, name)
         settings = DistillSettings(teacher_dir, data, student_config=config, epochs=epochs, decay_epochs=epochs // 2,
                                    batch_size=args.batch_size, cache_teacher=args.cache_teacher, eval_every=5,
-                                   seed=args.seed, **extra)  # fmt: skip
+                                   distill_norm=args.distill_norm, seed=args.seed, **extra)  # fmt: skip
         start = time.time()
         metrics = distill(settings, run, verbose=2)
         final = metrics["final"]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from tfgancomp.backend import keras, tf
-from tfgancomp.distill import DISTILL_DEFAULTS, Distiller, init_from_teacher, tap_model
+from tfgancomp.distill import DISTILL_DEFAULTS, Distiller, distill_loss, init_from_teacher, tap_model
+from tfgancomp.distill.distiller import NORM_EPSILON
 from tfgancomp.models import (
     MobileResNetGenerator,
     MobileSPADEGenerator,
@@ -120,6 +121,68 @@ def test_gaugan_mode_with_multiscale_discriminator_feature_matching_and_perceptu
     for name in ("g_gan", "g_feat", "g_vgg", "g_distill", "d_loss"):
         assert np.isfinite(history.history[name][0]) and history.history[name][0] != 0, name
     assert history.history["g_recon"][0] == 0
+
+
+def _relative_mse64(students, teachers):
+    """float64 reference of ``distill_norm="teacher"``: per example, Σ_taps MSE(s, t) / (mean(t²) + ε)."""
+    total = 0.0
+    for s, t in zip(students, teachers, strict=True):
+        s, t = np.asarray(s, "float64"), np.asarray(t, "float64")
+        axes = tuple(range(1, s.ndim))
+        total = total + np.mean((s - t) ** 2, axis=axes) / (np.mean(t**2, axis=axes) + NORM_EPSILON)
+    return total
+
+
+def _relative_mse_rtol(*taps) -> float:
+    """float32 error of the normalized loss: each per-example mean of n squares carries at most (n + 3) roundings
+    (squares, differences, the sum), numerator and denominator each, plus the division and the sum over taps."""
+    n = max(int(np.prod(t.shape[1:])) for t in taps)
+    return (2 * (n + 3) + 1 + len(taps)) * 2.0**-24
+
+
+def test_teacher_normalized_distillation_is_each_taps_mse_relative_to_the_teachers_scale_per_example():
+    """distill_norm="teacher": a tap of activations ~30 weighs as much as one of ~0.1; scaled per example."""
+    rng = np.random.default_rng(0)
+    scales = [np.array([0.1, 1.0]), np.array([30.0, 300.0])]  # per tap, per example: far from 1, unequal
+    teachers = [(rng.normal(size=(2, 8, 8, 16)) * c[:, None, None, None]).astype("float32") for c in scales]
+    students = [(t * rng.uniform(0.5, 1.5, t.shape)).astype("float32") for t in teachers]
+    identity = [lambda x: x] * 2
+    got = distill_loss([tf.constant(s) for s in students], [tf.constant(t) for t in teachers], identity, "teacher")
+    want = _relative_mse64(students, teachers)
+    rtol = _relative_mse_rtol(*teachers)
+    np.testing.assert_allclose(got.numpy(), want, rtol=rtol)
+    # scaling a tap (student and teacher alike) leaves it unchanged; the plain MSE grows with the square
+    scaled = distill_loss([tf.constant(s * 7) for s in students], [tf.constant(t * 7) for t in teachers], identity,
+                          "teacher")  # fmt: skip
+    np.testing.assert_allclose(scaled.numpy(), want, rtol=rtol)
+    plain = distill_loss([tf.constant(s) for s in students], [tf.constant(t) for t in teachers], identity).numpy()
+    assert np.all(np.abs(plain / want - 1) > 100 * rtol)
+    # the check would catch a batch-wide normalization (one mean square for both examples)
+    batch_wide = sum(np.mean((s.astype("float64") - t) ** 2, axis=(1, 2, 3)) / np.mean(t.astype("float64") ** 2)
+                     for s, t in zip(students, teachers, strict=True))  # fmt: skip
+    assert np.all(np.abs(batch_wide / want - 1) > 100 * rtol)
+    # a dead (all-zero) teacher tap stays finite
+    zero = distill_loss([tf.ones([1, 4, 4, 2])], [tf.zeros([1, 4, 4, 2])], [lambda x: x], "teacher").numpy()
+    np.testing.assert_allclose(zero, 1 / NORM_EPSILON, rtol=1e-6)
+
+
+def test_distiller_with_teacher_normalization_minimises_the_normalized_error_of_its_taps():
+    keras.utils.set_random_seed(4)
+    teacher = ResNetGenerator(ngf=4, n_blocks=3, height=32, width=32, name="generator")
+    student = MobileResNetGenerator(ngf=8, n_blocks=3, height=32, width=32, name="student")
+    distiller = Distiller(student, teacher, None, lambda_gan=0, lambda_recon=0, lambda_distill=1,
+                          distill_norm="teacher")  # fmt: skip
+    x = _smooth_images(4)
+    _, *t = distiller.teacher_tapped(x, training=False)
+    _, s = distiller._student_forward(x, training=False)
+    mapped = [m(f).numpy() for m, f in zip(distiller.mappings, s, strict=True)]
+    np.testing.assert_allclose(distiller.feature_error(x).numpy(), _relative_mse64(mapped, [v.numpy() for v in t]),
+                               rtol=_relative_mse_rtol(*t))  # fmt: skip
+    before = float(np.mean(distiller.feature_error(x)))
+    _compiled(distiller, 1e-2).fit(tf.data.Dataset.from_tensor_slices((x, x)).batch(4), epochs=60, verbose=0)
+    assert float(np.mean(distiller.feature_error(x))) < before / 4
+    with pytest.raises(ValueError, match="distill_norm must be one of 'none', 'teacher'; got 'rms'"):
+        Distiller(student, teacher, None, lambda_gan=0, lambda_recon=0, distill_norm="rms")
 
 
 def test_taps_are_overridable_by_name_and_bad_names_or_counts_are_clear_errors():

@@ -92,6 +92,16 @@ def test_pix2pix_distillation_run_dir_metrics_and_resume(teachers, tmp_path):
     assert not any(k.startswith("teacher") for k in reader.get_variable_to_shape_map())
     with pytest.raises(ValueError, match="lambda_distill: 1.0 in the run, 0.0 now"):
         distill(_settings(teachers, "pix2pix", epochs=2, lambda_distill=0.0), run, **QUIET)
+    # a run stored before distill_norm existed trained with plain MSE: it resumes as "none", not as "teacher"
+    assert settings["distill_norm"] == "none"
+    stored = json.load(open(os.path.join(run, "settings.json")))
+    del stored["distill_norm"]
+    json.dump(stored, open(os.path.join(run, "settings.json"), "w"))
+    with pytest.raises(ValueError, match="distill_norm: 'none' in the run, 'teacher' now"):
+        distill(_settings(teachers, "pix2pix", epochs=3, distill_norm="teacher"), run, **QUIET)
+    messages = []
+    distill(_settings(teachers, "pix2pix", epochs=3), run, verbose=0, log=messages.append)
+    assert any("resuming" in m and "2 of 3 epochs" in m for m in messages)
 
 
 def test_student_config_and_init_from_teacher(teachers, tmp_path):
@@ -159,6 +169,8 @@ def test_bad_distill_settings(teachers, tmp_path):
         DistillSettings(str(tmp_path), data, student_ngf=4).resolved()
     with pytest.raises(ValueError, match="lambda_gan must be >= 0"):
         DistillSettings(run, data, student_ngf=4, lambda_gan=-1.0)
+    with pytest.raises(ValueError, match="distill_norm must be one of 'none', 'teacher'; got 'l2'"):
+        DistillSettings(run, data, student_ngf=4, distill_norm="l2")
 
 
 def test_a_generator_file_as_teacher_at_another_size(teachers, tmp_path):

@@ -17,6 +17,7 @@ DISTILL_DEFAULTS = {
         "lambda_distill": 1.0,
         "lambda_feat": 0.0,
         "lambda_vgg": 0.0,
+        "distill_norm": "none",
     },
     "cyclegan": {
         "mode": "unpaired",
@@ -26,6 +27,7 @@ DISTILL_DEFAULTS = {
         "lambda_distill": 0.01,
         "lambda_feat": 0.0,
         "lambda_vgg": 0.0,
+        "distill_norm": "none",
     },
     "gaugan": {
         "mode": "paired",
@@ -35,7 +37,10 @@ DISTILL_DEFAULTS = {
         "lambda_distill": 10.0,
         "lambda_feat": 10.0,
         "lambda_vgg": 10.0,
+        "distill_norm": "none",
     },
 }
 
 DISTILL_MODES = ("paired", "unpaired")
+#: How each tap's distillation MSE is scaled: not at all, or by the teacher tap's mean square (see ``Distiller``).
+DISTILL_NORMS = ("none", "teacher")

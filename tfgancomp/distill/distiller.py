@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tfgancomp.backend import tf
-from tfgancomp.distill.defaults import DISTILL_MODES
+from tfgancomp.distill.defaults import DISTILL_MODES, DISTILL_NORMS
 from tfgancomp.distill.taps import build_mappings, default_taps, tap_channels, tap_model
 from tfgancomp.train.losses import (
     GAN_MODES,
@@ -16,12 +16,24 @@ from tfgancomp.train.losses import (
 from tfgancomp.train.tasks import _GANTask
 from tfgancomp.validation import check_choice
 
+#: Added to a teacher tap's mean square before dividing by it (``distill_norm="teacher"``): keeps an all-zero tap
+#: (a dead ReLU map) finite; far below the mean square of any live activation map.
+NORM_EPSILON = 1e-6
 
-def distill_loss(student_features, teacher_features, mappings):
-    """Per-example ``Σ_i MSE(map_i(s_i), t_i)`` (mean over each tap's elements, summed over taps)."""
+
+def distill_loss(student_features, teacher_features, mappings, norm: str = "none"):
+    """Per-example ``Σ_i MSE(map_i(s_i), t_i)`` (mean over each tap's elements, summed over taps).
+
+    With ``norm="teacher"`` each tap's MSE is divided by the teacher tap's mean square for that example
+    (``+ NORM_EPSILON``): a relative error, so that every tap weighs the same whatever the scale of its activations.
+    """
     total = 0.0
     for s, t, mapping in zip(student_features, teacher_features, mappings, strict=True):
-        total += per_example_mean(tf.square(mapping(s) - tf.stop_gradient(t)))
+        t = tf.stop_gradient(t)
+        error = per_example_mean(tf.square(mapping(s) - t))
+        if norm == "teacher":
+            error = error / (per_example_mean(tf.square(t)) + NORM_EPSILON)
+        total += error
     return total
 
 
@@ -37,6 +49,10 @@ class Distiller(_GANTask):
         ``"paired"``: Recon = L1 to the ground truth; the discriminator sees ``concat(input, image)``.
         ``"unpaired"``: Recon = L1 to the teacher's output (pseudo pairs, CycleGAN); the discriminator sees the
         image alone (real images of domain B vs the student's outputs).
+
+    ``distill_norm="teacher"`` divides each tap's MSE by the teacher tap's mean square (per example): GAN
+    Compression's plain MSE lets the tap with the largest activations dominate — a SPADE teacher's taps have mean
+    squares in the hundreds, so ``λ_distill = 10`` outweighed every other term a hundredfold.
 
     A batch may also carry the teacher's output and taps, ``(inputs, targets, (output, *taps))`` as served by
     :class:`~tfgancomp.distill.cache.TeacherCache`: the step then runs no teacher forward pass.
@@ -59,6 +75,8 @@ class Distiller(_GANTask):
         lambda_feat: Weight of GAN feature matching (multiscale discriminators).
         perceptual: Callable ``(images, targets) -> per-example loss`` (e.g. ``VGGPerceptual``) or ``None``.
         lambda_vgg: Weight of the perceptual loss.
+        distill_norm: ``"none"`` (plain MSE per tap, GAN Compression's) or ``"teacher"`` (each tap's MSE relative
+            to the teacher tap's mean square).
     """
 
     loss_names = ("g_loss", "g_gan", "g_recon", "g_distill", "g_feat", "g_vgg", "d_loss")
@@ -78,9 +96,11 @@ class Distiller(_GANTask):
         lambda_feat: float = 0.0,
         perceptual=None,
         lambda_vgg: float = 10.0,
+        distill_norm: str = "none",
         **kwargs,
     ):
         check_choice("mode", mode, DISTILL_MODES)
+        check_choice("distill_norm", distill_norm, DISTILL_NORMS)
         check_choice("gan_mode", gan_mode, GAN_MODES)
         weights = dict(lambda_gan=lambda_gan, lambda_recon=lambda_recon, lambda_distill=lambda_distill,
                        lambda_feat=lambda_feat, lambda_vgg=lambda_vgg)  # fmt: skip
@@ -109,6 +129,7 @@ class Distiller(_GANTask):
         self.lambda_gan, self.lambda_recon = float(lambda_gan), float(lambda_recon)
         self.lambda_distill, self.lambda_feat = float(lambda_distill), float(lambda_feat)
         self.perceptual, self.lambda_vgg = perceptual, float(lambda_vgg)
+        self.distill_norm = distill_norm
 
     #: Loss weights read when the train step is traced: changing one drops the traced step (see ``__setattr__``).
     LOSS_WEIGHTS = ("lambda_gan", "lambda_recon", "lambda_distill", "lambda_feat", "lambda_vgg")
@@ -200,7 +221,9 @@ class Distiller(_GANTask):
             g_recon = self.lambda_recon * l1(student_out, recon_target) if self.lambda_recon else zero
             g_distill = zero
             if self.lambda_distill:
-                g_distill = self.lambda_distill * distill_loss(student_features, teacher_features, self.mappings)
+                g_distill = self.lambda_distill * distill_loss(
+                    student_features, teacher_features, self.mappings, self.distill_norm
+                )
             g_vgg = zero
             if self.perceptual is not None and self.lambda_vgg:
                 g_vgg = self.lambda_vgg * self.perceptual(student_out, targets)
@@ -211,7 +234,10 @@ class Distiller(_GANTask):
                             g_vgg=g_vgg, d_loss=d_loss)  # fmt: skip
 
     def feature_error(self, inputs):
-        """Per-example unweighted ``Σ_i MSE(map_i(s_i), t_i)`` on ``inputs`` (inference mode, no update)."""
+        """Per-example unweighted ``Σ_i MSE(map_i(s_i), t_i)`` on ``inputs`` (inference mode, no update).
+
+        Scaled as the training step scales it (``distill_norm``).
+        """
         _, *teacher_features = self.teacher_tapped(inputs, training=False)
         _, student_features = self._student_forward(inputs, training=False)
-        return distill_loss(student_features, teacher_features, self.mappings)
+        return distill_loss(student_features, teacher_features, self.mappings, self.distill_norm)

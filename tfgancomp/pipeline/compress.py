@@ -92,6 +92,8 @@ class CompressSettings:
         teacher_discriminator: The supernet and fine-tuning stages start their discriminator from the teacher run's
             (GAN Compression's choice); ``False``: a fresh one that learns alongside the student (a converged
             teacher's discriminator can overpower a small student from the first step).
+        distill_norm: How the supernet and fine-tuning stages scale each tap's distillation MSE
+            (``DistillSettings.distill_norm``; ``None``: the task's default).
         cache_teacher: The supernet and fine-tuning stages compute the frozen teacher's outputs and taps once per
             training example (and mirror image) instead of once per step (``DistillSettings.cache_teacher``; 1.5×
             faster epochs measured); left off by the plan when it would not fit in memory.
@@ -127,6 +129,7 @@ class CompressSettings:
     qat_epochs: int = 3
     benchmark_runs: int = 20
     teacher_discriminator: bool = True
+    distill_norm: str | None = None
     cache_teacher: bool = True
     eval_every: int = 0
     seed: int = 0
@@ -146,6 +149,10 @@ class CompressSettings:
             check_positive_int(what, getattr(self, what))
         if self.size is not None:
             check_positive_int("size", self.size)
+        if self.distill_norm is not None:
+            from tfgancomp.distill.defaults import DISTILL_NORMS
+
+            check_choice("distill_norm", self.distill_norm, DISTILL_NORMS)
         for what in ("qat_epochs", "eval_every"):
             value = getattr(self, what)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -277,8 +284,9 @@ def _supernet_settings(s: CompressSettings, teacher: str, decided: dict):
 
     return SupernetSettings(teacher, s.data, space=decided["space"]["path"], sampling=s.sampling,
                             epochs=s.supernet_epochs, decay_epochs=s.supernet_epochs // 2, batch_size=s.batch_size,
-                            teacher_discriminator=s.teacher_discriminator, cache_teacher=decided["teacher_cache"]["on"],
-                            eval_every=s.eval_every, seed=s.seed)  # fmt: skip
+                            teacher_discriminator=s.teacher_discriminator, distill_norm=s.distill_norm,
+                            cache_teacher=decided["teacher_cache"]["on"], eval_every=s.eval_every,
+                            seed=s.seed)  # fmt: skip
 
 
 def _finetune_settings(s: CompressSettings, teacher: str, extract_dir: str, decided: dict):
@@ -286,8 +294,9 @@ def _finetune_settings(s: CompressSettings, teacher: str, extract_dir: str, deci
 
     return DistillSettings(teacher, s.data, student_init=extract_dir, **student_architecture(extract_dir),
                            epochs=s.finetune_epochs, decay_epochs=s.finetune_epochs // 2, batch_size=s.batch_size,
-                           teacher_discriminator=s.teacher_discriminator, cache_teacher=decided["teacher_cache"]["on"],
-                           eval_every=s.eval_every, seed=s.seed)  # fmt: skip
+                           teacher_discriminator=s.teacher_discriminator, distill_norm=s.distill_norm,
+                           cache_teacher=decided["teacher_cache"]["on"], eval_every=s.eval_every,
+                           seed=s.seed)  # fmt: skip
 
 
 def derived_space(teacher_ngf: int, family: str, n_blocks: int | None = None) -> dict:

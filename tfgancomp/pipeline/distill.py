@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from tfgancomp.backend import keras, tf
 from tfgancomp.data import ReaderSettings, open_split, read_description
 from tfgancomp.distill.cache import TeacherCache
-from tfgancomp.distill.defaults import DISTILL_DEFAULTS, DISTILL_MODES
+from tfgancomp.distill.defaults import DISTILL_DEFAULTS, DISTILL_MODES, DISTILL_NORMS
 from tfgancomp.distill.distiller import Distiller
 from tfgancomp.distill.taps import init_from_teacher
 from tfgancomp.metrics.profiler import profile
@@ -92,6 +92,9 @@ class DistillSettings(Schedule, RunOptions):
         lambda_distill: Feature distillation weight.
         lambda_feat: GAN feature-matching weight (GauGAN).
         lambda_vgg: VGG weight (used only with ``vgg_weights``).
+        distill_norm: ``"none"`` (each tap's plain MSE, GAN Compression's) or ``"teacher"`` (each tap's MSE divided
+            by the teacher tap's mean square, so that taps of large activations, as a SPADE teacher's, do not
+            drown the other terms).
         init_from_teacher: Start the student from the teacher's first channels where layer shapes allow.
         student_init: A generator file (or run dir) of the student's architecture whose weights start the student —
             fine-tuning, e.g. of a subnet extracted from a supernet.
@@ -130,6 +133,7 @@ class DistillSettings(Schedule, RunOptions):
     lambda_distill: float | None = None
     lambda_feat: float | None = None
     lambda_vgg: float | None = None
+    distill_norm: str | None = None
     init_from_teacher: bool = False
     student_init: str | None = None
     teacher_discriminator: bool = True
@@ -162,6 +166,8 @@ class DistillSettings(Schedule, RunOptions):
             check_choice("task", self.task, TEACHER_TASKS)
         if self.mode is not None:
             check_choice("mode", self.mode, DISTILL_MODES)
+        if self.distill_norm is not None:
+            check_choice("distill_norm", self.distill_norm, DISTILL_NORMS)
         for what in ("lambda_gan", "lambda_recon", "lambda_distill", "lambda_feat", "lambda_vgg"):
             value = getattr(self, what)
             if value is not None and not value >= 0:
@@ -383,7 +389,8 @@ def build_distiller(settings: DistillSettings, teacher, log=print):
     info["discriminator_from"] = restored
     perceptual = perceptual_loss(s, log)
     distiller = Distiller(student, teacher, disc, s.student_taps, s.teacher_taps, s.mode, s.gan_mode, s.lambda_gan,
-                          s.lambda_recon, s.lambda_distill, s.lambda_feat, perceptual, s.lambda_vgg)  # fmt: skip
+                          s.lambda_recon, s.lambda_distill, s.lambda_feat, perceptual, s.lambda_vgg,
+                          s.distill_norm)  # fmt: skip
 
     compile_with_adam(distiller, s)
     info["taps"] = {"student": distiller.student_taps, "teacher": distiller.teacher_taps}

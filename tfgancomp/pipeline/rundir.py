@@ -206,6 +206,10 @@ def as_json(settings) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(settings)))
 
 
+#: Settings fields added after runs were stored, with the value that reproduces how a run without them trained.
+ADDED_FIELDS = {"distill_norm": "none"}
+
+
 def check_same_settings(folder: str, now: dict, resumable: tuple[str, ...] = (), how: str = "folder") -> None:
     """Refuse to continue the work stored in ``folder`` with other settings than its ``settings.json``'s.
 
@@ -215,6 +219,7 @@ def check_same_settings(folder: str, now: dict, resumable: tuple[str, ...] = (),
     previous = read_json(os.path.join(folder, "settings.json"))
     if previous is None:
         return
+    previous = {**ADDED_FIELDS, **previous}
     differ = [k for k in now if k not in resumable and previous.get(k) != now[k]]
     if differ:
         described = "; ".join(f"{k}: {previous.get(k)!r} in the run, {now[k]!r} now" for k in differ)

@@ -80,7 +80,7 @@ def _build(s: SupernetSettings, teacher, log):
     task = SupernetDistiller(supernet, teacher, disc, space, s.teacher_taps, s.sampling, s.seed, mode=s.mode,
                              gan_mode=s.gan_mode, lambda_gan=s.lambda_gan, lambda_recon=s.lambda_recon,
                              lambda_distill=s.lambda_distill, lambda_feat=s.lambda_feat, perceptual=perceptual,
-                             lambda_vgg=s.lambda_vgg or 0.0)  # fmt: skip
+                             lambda_vgg=s.lambda_vgg or 0.0, distill_norm=s.distill_norm)  # fmt: skip
 
     compile_with_adam(task, s)
     return task, {"discriminator_from": restored, "space": space.to_dict(),
