@@ -13,9 +13,10 @@ distillation, each for the supernet's plus the fine-tuning's epochs: the same nu
 
 Every stage resumes: the same command again skips what is finished (delete ``--work`` to start over).
 ``--compress-name`` compresses the same teacher again into another folder of ``--work`` (e.g. with another
-``--distill-norm``). The results
-file holds the settings, the teacher's curve, both rows of the table, the targets and whether each is met, and the
-seconds of each stage (the compression's: supernet + search + extract + fine-tune, the teacher excluded).
+``--distill-norm``). The results file holds the settings, the teacher's curve, both rows of the table, the targets
+and whether each is met (the PSNR target counts only with ``met.teacher_converged``: it is relative to a converged
+teacher), and the seconds of each stage (the compression's: supernet + search + extract + fine-tune, the teacher
+excluded).
 """
 
 from __future__ import annotations

@@ -301,3 +301,17 @@ def test_cache_teacher_trains_from_the_cache_and_records_the_learning_curve(teac
     with pytest.raises(ValueError, match="cache_teacher needs uncropped training images: load_size 40"):
         distill(_settings(teachers, "pix2pix", cache_teacher=True, load_size=40), str(tmp_path / "crop"), **QUIET)
     assert not os.path.exists(tmp_path / "crop" / "checkpoints")
+
+
+def test_fields_added_since_a_run_was_stored_compare_as_the_value_that_run_trained_with(tmp_path):
+    from tfgancomp.pipeline.compress import CompressSettings
+    from tfgancomp.pipeline.rundir import check_same_settings
+
+    (tmp_path / "settings.json").write_text(json.dumps({"stage": "distill", "epochs": 2}))
+    added = DistillSettings.ADDED_FIELDS
+    check_same_settings(str(tmp_path), {"epochs": 2, "distill_norm": "none"}, added=added)
+    with pytest.raises(ValueError, match="distill_norm: 'none' in the run, 'teacher' now"):
+        check_same_settings(str(tmp_path), {"epochs": 2, "distill_norm": "teacher"}, added=added)
+    # compress keeps None ("the task's default") and declares nothing: a compress folder stored before it resumes
+    assert not hasattr(CompressSettings, "ADDED_FIELDS")
+    check_same_settings(str(tmp_path), {"epochs": 2, "distill_norm": None})

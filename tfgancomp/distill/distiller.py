@@ -51,8 +51,8 @@ class Distiller(_GANTask):
         image alone (real images of domain B vs the student's outputs).
 
     ``distill_norm="teacher"`` divides each tap's MSE by the teacher tap's mean square (per example): GAN
-    Compression's plain MSE lets the tap with the largest activations dominate — a SPADE teacher's taps have mean
-    squares in the hundreds, so ``λ_distill = 10`` outweighed every other term a hundredfold.
+    Compression's plain MSE lets the taps of the largest activations dominate (a SPADE teacher's made the GauGAN
+    supernet's distillation term 3,545 against 13 for feature matching at the start).
 
     A batch may also carry the teacher's output and taps, ``(inputs, targets, (output, *taps))`` as served by
     :class:`~tfgancomp.distill.cache.TeacherCache`: the step then runs no teacher forward pass.

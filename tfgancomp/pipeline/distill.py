@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 
 from tfgancomp.backend import keras, tf
 from tfgancomp.data import ReaderSettings, open_split, read_description
@@ -148,6 +149,9 @@ class DistillSettings(Schedule, RunOptions):
     direction: str | None = None
     quantize: bool = False
     cache_teacher: bool = False
+
+    #: Fields added after runs were stored, with the value a stored run without them trained with (resumption).
+    ADDED_FIELDS: ClassVar[dict] = {"distill_norm": "none"}
 
     @property
     def stage(self) -> str:

@@ -198,7 +198,8 @@ def open_run_dir(run_dir: str, settings, resumable: tuple[str, ...] = (), restar
                 "them. Run the same command with --restart to delete them and start over, or use a new run dir"
             )
         return  # nothing to resume: the settings of a failed first attempt may be replaced
-    check_same_settings(run_dir, as_json(settings), resumable, "run dir (or --restart to delete that run)")
+    check_same_settings(run_dir, as_json(settings), resumable, "run dir (or --restart to delete that run)",
+                        getattr(settings, "ADDED_FIELDS", None))  # fmt: skip
 
 
 def as_json(settings) -> dict:
@@ -206,12 +207,12 @@ def as_json(settings) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(settings)))
 
 
-#: Settings fields added after runs were stored, with the value that reproduces how a run without them trained.
-ADDED_FIELDS = {"distill_norm": "none"}
-
-
-def check_same_settings(folder: str, now: dict, resumable: tuple[str, ...] = (), how: str = "folder") -> None:
+def check_same_settings(folder: str, now: dict, resumable: tuple[str, ...] = (), how: str = "folder",
+                        added: dict | None = None) -> None:  # fmt: skip
     """Refuse to continue the work stored in ``folder`` with other settings than its ``settings.json``'s.
+
+    ``added`` maps fields added to the settings after runs were stored to the value that reproduces how a stored
+    run without them trained (a settings class's ``ADDED_FIELDS``).
 
     Raises:
         ValueError: naming every field (outside ``resumable``) that differs.
@@ -219,7 +220,7 @@ def check_same_settings(folder: str, now: dict, resumable: tuple[str, ...] = (),
     previous = read_json(os.path.join(folder, "settings.json"))
     if previous is None:
         return
-    previous = {**ADDED_FIELDS, **previous}
+    previous = {**(added or {}), **previous}
     differ = [k for k in now if k not in resumable and previous.get(k) != now[k]]
     if differ:
         described = "; ".join(f"{k}: {previous.get(k)!r} in the run, {now[k]!r} now" for k in differ)
