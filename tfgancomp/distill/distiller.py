@@ -52,7 +52,7 @@ class Distiller(_GANTask):
 
     ``distill_norm="teacher"`` divides each tap's MSE by the teacher tap's mean square (per example): GAN
     Compression's plain MSE lets the taps of the largest activations dominate (a SPADE teacher's made the GauGAN
-    supernet's distillation term 3,545 against 13 for feature matching at the start).
+    supernet's distillation term 3,545 against 13 for feature matching, means over its first epoch).
 
     A batch may also carry the teacher's output and taps, ``(inputs, targets, (output, *taps))`` as served by
     :class:`~tfgancomp.distill.cache.TeacherCache`: the step then runs no teacher forward pass.
