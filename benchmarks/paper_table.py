@@ -53,7 +53,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--space", default=None, help="search space name or JSON (default: compress's derived one)")
     parser.add_argument("--macs-ratio", default="1/20")
-    parser.add_argument("--sampling", default="sandwich", choices=("uniform", "sandwich"))
+    parser.add_argument(
+        "--sampling",
+        default="uniform",
+        choices=("uniform", "sandwich"),
+        help="supernet sampling (compress --sampling; default: compress's, uniform)",
+    )
     parser.add_argument("--supernet-epochs", type=int, default=20)
     parser.add_argument("--finetune-epochs", type=int, default=30)
     parser.add_argument("--trials", type=int, default=100)
