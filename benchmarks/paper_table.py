@@ -72,6 +72,12 @@ def main() -> None:
         help="compress --distill-norm (default: the task's)",
     )
     parser.add_argument(
+        "--lambda-gan",
+        type=float,
+        default=None,
+        help="compress --lambda-gan, also the ablation's adversarial weight (default: the task's)",
+    )
+    parser.add_argument(
         "--compress-name",
         default="compress",
         help="the compress run's folder in --work (another name compresses the same teacher again)",
@@ -115,7 +121,8 @@ def main() -> None:
                                 search_images=args.search_images, finetune_epochs=args.finetune_epochs,
                                 precisions=("float16",), qat_epochs=0, benchmark_runs=10,
                                 teacher_discriminator=args.teacher_discriminator, cache_teacher=args.cache_teacher,
-                                distill_norm=args.distill_norm, eval_every=5, seed=args.seed)  # fmt: skip
+                                distill_norm=args.distill_norm, lambda_gan=args.lambda_gan,
+                                eval_every=5, seed=args.seed)  # fmt: skip
     compress(settings, out, verbose=2)
     stages = json.load(open(os.path.join(out, "stages.json")))
     report = json.load(open(os.path.join(out, "report.json")))
@@ -195,14 +202,20 @@ def _plateau(curve: list[dict], limit_db: float) -> dict:
 
 
 def _ablation(args, data: str, teacher_dir: str, out: str, config: str, method: dict) -> dict:
-    """The chosen configuration trained from scratch (without, then with distillation), at the method's steps."""
+    """The chosen configuration trained from scratch (without, then with distillation), at the method's steps.
+
+    Both runs use the method's adversarial weight (``--lambda-gan``); a ``--compress-name`` other than
+    ``compress`` prefixes their folders, so that another recipe never resumes the default's runs.
+    """
     from tfgancomp.pipeline import DistillSettings, distill
 
     epochs = args.supernet_epochs + args.finetune_epochs
     rows = {}
     for name, extra in (("scratch_no_distillation", {"lambda_distill": 0.0, "teacher_discriminator": False}),
                         ("scratch_distillation", {"teacher_discriminator": args.teacher_discriminator})):  # fmt: skip
-        run = os.path.join(args.work, name)
+        extra = {**extra, "lambda_gan": args.lambda_gan}
+        folder = name if args.compress_name == "compress" else f"{args.compress_name}_{name}"
+        run = os.path.join(args.work, folder)
         settings = DistillSettings(teacher_dir, data, student_config=config, epochs=epochs, decay_epochs=epochs // 2,
                                    batch_size=args.batch_size, cache_teacher=args.cache_teacher, eval_every=5,
                                    distill_norm=args.distill_norm, seed=args.seed, **extra)  # fmt: skip

@@ -218,7 +218,7 @@ def test_compress_under_a_latency_budget_searches_blocks_for_speed_and_reports_p
             "--latency-table", table_file, "--supernet-epochs", "1", "--trials", "4", "--population", "2",
             "--search-images", "2", "--finetune-epochs", "1", "--batch-size", "2", "--precisions", "float16",
             "--benchmark-runs", "2", "--cache-teacher", "--eval-every", "1", "--no-teacher-discriminator",
-            "--distill-norm", "teacher", "--quiet"]  # fmt: skip
+            "--distill-norm", "teacher", "--lambda-gan", "0.25", "--quiet"]  # fmt: skip
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert f"budget {budget:.3f} ms predicted (test CPU)" in printed
@@ -227,7 +227,9 @@ def test_compress_under_a_latency_budget_searches_blocks_for_speed_and_reports_p
     assert estimate["on"] and estimate["training_examples"] == 8
     assert f"teacher cache: {estimate['estimated_mib']:.0f} MiB" in printed
     for stage in ("supernet", "finetune"):  # --cache-teacher, --eval-every, --no-teacher-discriminator reach them
-        assert json.load(open(os.path.join(out, stage, "settings.json")))["distill_norm"] == "teacher"
+        stage_settings = json.load(open(os.path.join(out, stage, "settings.json")))
+        assert stage_settings["distill_norm"] == "teacher"
+        assert stage_settings["lambda_gan"] == 0.25  # --lambda-gan reaches both (pix2pix's default is 1)
         stage_metrics = json.load(open(os.path.join(out, stage, "metrics.json")))
         assert stage_metrics["discriminator_from"] is None  # --no-teacher-discriminator: a fresh one
         held = stage_metrics["teacher_cache"]
@@ -253,6 +255,8 @@ def test_compress_under_a_latency_budget_searches_blocks_for_speed_and_reports_p
         (["--budget-ms", "5", "--macs-ratio", "1/8"], "give one budget, not macs_ratio and budget_ms"),
         (["--budget-ms", "5", "--latency-table", str(tmp_path / "none.json")], "none.json does not exist"),
         (["--distill-norm", "rms"], "distill_norm must be one of"),
+        (["--lambda-gan", "-1"], "lambda_gan must be a finite number >= 0, got -1.0"),
+        (["--lambda-gan", "nan"], "lambda_gan must be a finite number >= 0, got nan"),
     ]:
         fresh = str(tmp_path / "refused")
         assert main(["compress", "--data", data, "--teacher", teacher, "--out", fresh, *args]) == 2
