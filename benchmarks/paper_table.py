@@ -13,7 +13,8 @@ distillation, each for the supernet's plus the fine-tuning's epochs: the same nu
 
 Every stage resumes: the same command again skips what is finished (delete ``--work`` to start over).
 ``--compress-name`` compresses the same teacher again into another folder of ``--work`` (e.g. with another
-``--distill-norm``). The results file holds the settings, the teacher's curve, both rows of the table, the targets
+``--distill-norm``). The results file holds the settings, the teacher's curve, both rows of the table (and, for
+pix2pix and CycleGAN, the held-out inputs scored as outputs: what copying the input scores), the targets
 and whether each is met (the PSNR target counts only with ``met.teacher_converged``: it is relative to a converged
 teacher), and the seconds of each stage (the compression's: supernet + search + extract + fine-tune, the teacher
 excluded).
@@ -145,6 +146,7 @@ def main() -> None:
                        "float16_tflite": {k: report["models"]["float16"].get(k) for k in
                                           ("psnr", "ssim", "median_ms", "speedup", "file_bytes")},
                        "teacher_float16_tflite_ms": report["models"]["teacher_float16"].get("median_ms")},
+        "input_as_output": _input_scores(teacher),
         "macs_ratio": round(ratio, 2),
         "psnr_change_db": round(-drop, 3),
         "ssim_change": round(student_scores["ssim"] - teacher_scores["ssim"], 4),
@@ -180,6 +182,20 @@ def _architecture(args) -> str:
     if args.task == "gaugan":
         return f"SPADE, ngf {args.teacher_ngf}"
     return f"ResNet {args.teacher_blocks} blocks, ngf {args.teacher_ngf}"
+
+
+def _input_scores(teacher_settings) -> dict | None:
+    """The held-out inputs themselves scored against the truth: what copying the input scores (a floor for the task).
+
+    ``None`` for GauGAN, whose input is a label map.
+    """
+    if teacher_settings.task == "gaugan":
+        return None
+    from tfgancomp.metrics.quality import paired_scores
+    from tfgancomp.pipeline.teacher import held_out_reader
+
+    scores = paired_scores(lambda inputs: inputs, held_out_reader(teacher_settings).dataset)
+    return {"psnr": round(scores["psnr"], 3), "ssim": round(scores["ssim"], 4), "images": scores["images"]}
 
 
 def _curve(run_dir: str) -> list[dict]:
