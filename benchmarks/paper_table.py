@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _results import machine, write_results  # noqa: E402
@@ -103,16 +102,13 @@ def main() -> None:
         extra = {"label_nc": args.label_nc} if args.task == "gaugan" else {}
         synthesize(SynthSettings(DATASETS[args.task], args.num_train, args.num_test, args.size, args.seed, **extra),
                    data)  # fmt: skip
-    seconds = {}
 
     teacher_dir = os.path.join(args.work, "teacher")
     teacher_kw = {} if args.task == "gaugan" else {"n_blocks": args.teacher_blocks}
     teacher = TeacherSettings(args.task, data, ngf=args.teacher_ngf, ndf=args.teacher_ndf, size=args.size,
                               epochs=args.teacher_epochs, decay_epochs=args.teacher_epochs // 2,
                               batch_size=args.batch_size, eval_every=1, seed=args.seed, **teacher_kw)  # fmt: skip
-    start = time.time()
     teacher_metrics = train_teacher(teacher, teacher_dir, verbose=2)
-    seconds["teacher_call"] = round(time.time() - start, 1)
     curve = _curve(teacher_dir)
 
     out = os.path.join(args.work, args.compress_name)
@@ -235,13 +231,11 @@ def _ablation(args, data: str, teacher_dir: str, out: str, config: str, method: 
         settings = DistillSettings(teacher_dir, data, student_config=config, epochs=epochs, decay_epochs=epochs // 2,
                                    batch_size=args.batch_size, cache_teacher=args.cache_teacher, eval_every=5,
                                    distill_norm=args.distill_norm, seed=args.seed, **extra)  # fmt: skip
-        start = time.time()
         metrics = distill(settings, run, verbose=2)
         final = metrics["final"]
         rows[name] = {"epochs": epochs, "psnr": final["psnr"], "ssim": final["ssim"],
                       "psnr_to_teacher": final["psnr_to_teacher"], "train_seconds": metrics["train_seconds"],
-                      "call_seconds": round(time.time() - start, 1), "curve": _curve(run),
-                      "settings": {k: extra.get(k) for k in extra}}  # fmt: skip
+                      "curve": _curve(run), "settings": {k: extra.get(k) for k in extra}}  # fmt: skip
     rows["supernet_finetune"] = {
         "epochs": epochs,
         "psnr": method["psnr"],
