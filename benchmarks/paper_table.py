@@ -5,11 +5,11 @@ r"""GAN Compression's main table on the embedded datasets: a converged teacher, 
 
 For one task (pix2pix on edges2shapes, CycleGAN on shapes2zebra, GauGAN on labels2scenes) it writes the dataset,
 trains the teacher with its held-out learning curve (PSNR / SSIM to truth after every epoch, ``eval_every=1``),
-checks that the curve has plateaued (the last fifth of the epochs gains less than ``--plateau-db``), then runs
-``tfgancomp compress`` with that teacher (supernet, search under the MACs budget, extract, fine-tune, float16
-export and host benchmark) and scores the compressed generator on the same 100 held-out images. With
-``--ablation`` the chosen configuration is also trained from scratch without distillation and from scratch with
-distillation, each for the supernet's plus the fine-tuning's epochs: the same number of steps as the method.
+checks that the curve has plateaued (the last fifth of the epochs changes PSNR by less than ``--plateau-db``
+either way), then runs ``tfgancomp compress`` with that teacher (supernet, search under the MACs budget, extract,
+fine-tune, float16 export and host benchmark) and scores the compressed generator on the same 100 held-out images.
+With ``--ablation`` the chosen configuration is also trained from scratch without distillation and from scratch
+with distillation, each for the supernet's plus the fine-tuning's epochs: the same number of steps as the method.
 
 Every stage resumes: the same command again skips what is finished (delete ``--work`` to start over).
 ``--compress-name`` compresses the same teacher again into another folder of ``--work`` (e.g. with another
@@ -202,15 +202,21 @@ def _curve(run_dir: str) -> list[dict]:
 
 
 def _plateau(curve: list[dict], limit_db: float) -> dict:
-    """The gain of the last fifth of the epochs: PSNR after the last epoch minus PSNR before that fifth began."""
+    """The change over the last fifth of the epochs: PSNR after the last epoch minus PSNR before that fifth began.
+
+    Plateaued when it is under ``limit_db`` either way: a curve that falls by more has not settled either.
+    ``last_fifth_range_db`` (highest minus lowest PSNR from the epoch before the fifth to the last) shows how
+    much the curve still swings.
+    """
     epochs = len(curve)
     if epochs < 5:
         return {"epochs": epochs, "plateaued": False, "why": "fewer than 5 scored epochs"}
     fifth = epochs // 5
     before, last = curve[epochs - fifth - 1]["psnr"], curve[-1]["psnr"]
+    tail = [c["psnr"] for c in curve[epochs - fifth - 1 :]]
     return {"epochs": epochs, "last_fifth_epochs": fifth, "psnr_before": before, "psnr_last": last,
-            "gain_db": round(last - before, 3), "best_psnr": max(c["psnr"] for c in curve),
-            "plateaued": last - before < limit_db}  # fmt: skip
+            "gain_db": round(last - before, 3), "last_fifth_range_db": round(max(tail) - min(tail), 3),
+            "best_psnr": max(c["psnr"] for c in curve), "plateaued": abs(last - before) < limit_db}  # fmt: skip
 
 
 def _ablation(args, data: str, teacher_dir: str, out: str, config: str, method: dict) -> dict:
