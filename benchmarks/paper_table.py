@@ -48,6 +48,13 @@ def main() -> None:
     parser.add_argument("--teacher-ngf", type=int, default=64)
     parser.add_argument("--teacher-ndf", type=int, default=64)
     parser.add_argument("--teacher-blocks", type=int, default=9)
+    parser.add_argument(
+        "--teacher-n-layers-d",
+        type=int,
+        default=None,
+        help="stride-2 layers of the teacher's discriminator (train-teacher --n-layers-d; default the reference's); "
+        "the students' discriminator takes the teacher's",
+    )
     parser.add_argument("--teacher-epochs", type=int, default=30)
     parser.add_argument("--plateau-db", type=float, default=0.2)
     parser.add_argument("--batch-size", type=int, default=4)
@@ -94,18 +101,23 @@ def main() -> None:
 
     from tfgancomp.backend import tf
     from tfgancomp.data import SynthSettings, synthesize
+    from tfgancomp.data.synth import VERSION
     from tfgancomp.pipeline import CompressSettings, TeacherSettings, compress, train_teacher
 
     os.makedirs(args.work, exist_ok=True)
     data = os.path.join(args.work, DATASETS[args.task])
-    if not os.path.isfile(os.path.join(data, "dataset.json")):
+    description = os.path.join(data, "dataset.json")
+    if os.path.isfile(description) and json.load(open(description)).get("version") != VERSION:
+        raise SystemExit(f"{data} was drawn by another version of the generator than {VERSION}: use a new --work")
+    if not os.path.isfile(description):
         extra = {"label_nc": args.label_nc} if args.task == "gaugan" else {}
         synthesize(SynthSettings(DATASETS[args.task], args.num_train, args.num_test, args.size, args.seed, **extra),
                    data)  # fmt: skip
 
     teacher_dir = os.path.join(args.work, "teacher")
     teacher_kw = {} if args.task == "gaugan" else {"n_blocks": args.teacher_blocks}
-    teacher = TeacherSettings(args.task, data, ngf=args.teacher_ngf, ndf=args.teacher_ndf, size=args.size,
+    teacher = TeacherSettings(args.task, data, ngf=args.teacher_ngf, ndf=args.teacher_ndf,
+                              n_layers_d=args.teacher_n_layers_d, size=args.size,
                               epochs=args.teacher_epochs, decay_epochs=args.teacher_epochs // 2,
                               batch_size=args.batch_size, eval_every=1, seed=args.seed, **teacher_kw)  # fmt: skip
     teacher_metrics = train_teacher(teacher, teacher_dir, verbose=2)

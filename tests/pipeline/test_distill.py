@@ -125,6 +125,24 @@ def test_unpaired_mode_on_shapes2zebra_with_a_cyclegan_teacher(teachers, tmp_pat
     assert history[0]["g_recon"] > 0 and history[0]["g_gan"] > 0 and history[0]["g_distill"] > 0
 
 
+def test_students_take_the_teachers_discriminator_depth(teachers, tmp_path):
+    """A teacher trained with a shallower discriminator (n_layers_d) hands its depth and weights to the students'
+    discriminator; a student asked for another depth starts a fresh one."""
+    _, data = teachers["cyclegan"]
+    run = str(tmp_path / "teacher")
+    train_teacher(TeacherSettings("cyclegan", data, ngf=4, ndf=4, n_blocks=3, size=32, epochs=1, batch_size=2,
+                                  num_samples=2, n_layers_d=1), run, **QUIET)  # fmt: skip
+    base = dict(student_ngf=4, epochs=1, batch_size=2, num_samples=2)
+    metrics = distill(DistillSettings(run, data, **base), str(tmp_path / "same"), **QUIET)
+    assert json.load(open(tmp_path / "same" / "settings.json"))["n_layers_d"] == 1
+    assert metrics["discriminator_from"].endswith("ckpt-1")  # restored: the depths match
+    messages = []
+    metrics = distill(DistillSettings(run, data, n_layers_d=2, **base), str(tmp_path / "other"), verbose=0,
+                      log=messages.append)  # fmt: skip
+    assert metrics["discriminator_from"] is None
+    assert any("another input, width or depth" in m for m in messages)
+
+
 def test_gaugan_mode_on_labels2scenes(teachers, tmp_path):
     run = str(tmp_path / "run")
     messages = []

@@ -132,6 +132,23 @@ def test_bad_teacher_settings():
         TeacherSettings("gaugan", "/data", vgg_weights="/nowhere/vgg.h5")
 
 
+def test_discriminator_depth_sets_the_patch_each_output_judges(datasets):
+    """n_layers_d: 3 stride-2 layers (the reference) judge 70-pixel patches, 2 x 2 of them at 32²; 1 layer, 16-pixel
+    patches, 14 x 14 of them; GauGAN's multiscale discriminator takes it per scale."""
+    from tfgancomp.pipeline.teacher import build_models
+
+    for n_layers_d, cells in ((None, 2), (3, 2), (1, 14)):
+        models = build_models(_tiny("cyclegan", datasets["shapes2zebra"], n_layers_d=n_layers_d).resolved())
+        for role in ("discriminator_a", "discriminator_b"):
+            assert tuple(models[role].output_shape) == (None, cells, cells, 1), (n_layers_d, role)
+    pix2pix = build_models(_tiny("pix2pix", datasets["edges2shapes"], n_layers_d=1).resolved())["discriminator"]
+    assert tuple(pix2pix.output_shape) == (None, 14, 14, 1)
+    gaugan = _tiny("gaugan", datasets["labels2scenes"], n_layers_d=2).resolved()
+    assert build_models(gaugan)["discriminator"].get_config()["n_layers"] == 2
+    with pytest.raises(ValueError, match="n_layers_d"):
+        TeacherSettings("cyclegan", "/data", n_layers_d=0)
+
+
 def test_gaugan_needs_a_label_count(tmp_path):
     with pytest.raises(ValueError, match="label_nc"):
         TeacherSettings("gaugan", str(tmp_path)).resolved()

@@ -6,8 +6,10 @@ deterministic function of its input, so quality can be scored against ground tru
 
 * ``edges2shapes`` — pix2pix "AB" files (``train/``, ``test/``): B is a scene of shaded, textured shapes whose
   colour and texture follow from the shape's kind and size; A is B's edge map (black lines on white).
-* ``shapes2zebra`` — CycleGAN layout (``trainA/ trainB/ testA/ testB/``): A plain flat shapes, B the same kind of
-  shapes striped like a zebra. Training sets are unpaired; ``testA2B/`` holds the true translation of each
+* ``shapes2zebra`` — CycleGAN layout (``trainA/ trainB/ testA/ testB/``): A plain shapes, one saturated colour per
+  kind, B the same kind of shapes crossed by dark bands like a zebra (rings, vertical or horizontal bands, an eighth
+  of the image wide, anchored to the shape). Both renderings of a scene share its lighting and sensor noise, as two
+  photographs of one scene would. Training sets are unpaired; ``testA2B/`` holds the true translation of each
   ``testA`` image under the same file name.
 * ``labels2scenes`` — GauGAN / SPADE custom layout (``{split}_label/``, ``{split}_inst/``, ``{split}_img/``): a
   label map of ``label_nc`` classes (8-bit PNG), an instance map (16-bit PNG: stuff = class id, objects =
@@ -30,7 +32,8 @@ from tfgancomp.validation import check_choice, check_positive_int
 TASKS = ("edges2shapes", "shapes2zebra", "labels2scenes")
 KINDS = ("circle", "square", "triangle")
 #: Format version of the generators; bump it when a drawing changes so old copies are recognisable.
-VERSION = 1
+#: 2: shapes2zebra's shapes saturated, its bands an eighth of the image wide, lighting and noise added.
+VERSION = 2
 
 _STREAMS = {"train": 0, "test": 1, "trainA": 2, "trainB": 3, "testA": 4, "testB": 5}
 _BACKGROUND = np.array([0.93, 0.93, 0.90])
@@ -160,14 +163,18 @@ def render_edges2shapes(rng: np.random.Generator, size: int) -> tuple[np.ndarray
 
 
 def _zebra_scene(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """One scene drawn twice: plain (A) and striped (B)."""
+    """One scene drawn twice: plain (A) and striped (B), under the same lighting and sensor noise.
+
+    Version 1 drew pale shapes (saturation 0.25, as close to the background as 0.08 of the range) with bands 2 pixels
+    wide at 32², perfectly flat: a CycleGAN teacher never learned it (see the README's paper table).
+    """
     yy, xx = _grid(size)
     plain = np.broadcast_to(_ZEBRA_BACKGROUND, (size, size, 3)).copy()
     striped = plain.copy()
+    period = max(4.0, size / 4)  # dark and light bands an eighth of the image wide, as a zebra's are of similar width
     for kind, cy, cx, r in _place_shapes(rng, size):
         mask = _shape_mask(kind, cy, cx, r, yy, xx)
-        colour = _hsv_to_rgb(_HUES[kind], 0.25, 0.95)
-        period = max(4.0, r / 2.5)
+        colour = _hsv_to_rgb(_HUES[kind], 0.7, 0.85)
         if kind == "circle":  # rings around the centre
             coord = np.hypot(yy - cy, xx - cx)
         elif kind == "square":  # vertical stripes from the left edge
@@ -178,7 +185,10 @@ def _zebra_scene(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.nd
         stripes = np.where(dark[..., None], np.array([0.08, 0.08, 0.08]), colour)
         plain[mask] = colour
         striped[mask] = stripes[mask]
-    return _to_uint8(plain), _to_uint8(striped)
+    tilt_y, tilt_x = rng.uniform(-0.08, 0.08, 2)  # a lighting gradient of up to ±8 % across the frame
+    light = (1.0 + tilt_y * (2 * yy / size - 1) + tilt_x * (2 * xx / size - 1))[..., None]
+    noise = rng.normal(0.0, 0.03, (size, size, 3))
+    return _to_uint8(plain * light + noise), _to_uint8(striped * light + noise)
 
 
 def _class_colour(c: int, label_nc: int) -> np.ndarray:

@@ -66,6 +66,8 @@ class CompressSettings:
         teacher: A trained teacher (a run dir of any stage, or a ``.keras`` generator); ``None``: train one here.
         teacher_ngf: Width of the teacher trained here.
         teacher_ndf: Width of the teacher's discriminator (the student stages start from it).
+        teacher_n_layers_d: Stride-2 layers of the discriminator of the teacher trained here (``None``: the
+            reference's); the student stages use the teacher's.
         teacher_blocks: Residual blocks of the teacher trained here (ResNet tasks).
         teacher_epochs: Epochs of the teacher trained here (the last half decays linearly).
         size: Training image height (default: the teacher run's, else 128).
@@ -116,6 +118,7 @@ class CompressSettings:
     teacher: str | None = None
     teacher_ngf: int = 64
     teacher_ndf: int = 64
+    teacher_n_layers_d: int | None = None
     teacher_blocks: int = 9
     teacher_epochs: int = 5
     size: int | None = None
@@ -154,8 +157,9 @@ class CompressSettings:
         for what in ("teacher_ngf", "teacher_ndf", "teacher_blocks", "teacher_epochs", "batch_size", "supernet_epochs",
                      "trials", "population", "search_images", "finetune_epochs", "benchmark_runs"):  # fmt: skip
             check_positive_int(what, getattr(self, what))
-        if self.size is not None:
-            check_positive_int("size", self.size)
+        for what in ("size", "teacher_n_layers_d"):
+            if getattr(self, what) is not None:
+                check_positive_int(what, getattr(self, what))
         if self.distill_norm is not None:
             from tfgancomp.distill.defaults import DISTILL_NORMS
 
@@ -285,7 +289,8 @@ def _teacher_settings(s: CompressSettings):
     from tfgancomp.pipeline.teacher import TeacherSettings
 
     return TeacherSettings(s.task or "pix2pix", s.data, ngf=s.teacher_ngf, ndf=s.teacher_ndf,
-                           n_blocks=s.teacher_blocks, size=s.size or 128, epochs=s.teacher_epochs,
+                           n_layers_d=s.teacher_n_layers_d, n_blocks=s.teacher_blocks, size=s.size or 128,
+                           epochs=s.teacher_epochs,
                            decay_epochs=s.teacher_epochs // 2, batch_size=s.batch_size, eval_every=s.eval_every,
                            seed=s.seed)  # fmt: skip
 

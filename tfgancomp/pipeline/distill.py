@@ -58,7 +58,7 @@ from tfgancomp.pipeline.rundir import (
     write_json,
     write_settings,
 )
-from tfgancomp.pipeline.teacher import TEACHER_TASKS, open_data
+from tfgancomp.pipeline.teacher import TEACHER_TASKS, discriminator_depth, open_data
 from tfgancomp.validation import check_choice, check_positive_int
 
 #: Settings that may change between a run and its resumption.
@@ -101,6 +101,7 @@ class DistillSettings(Schedule, RunOptions):
             fine-tuning, e.g. of a subnet extracted from a supernet.
         teacher_discriminator: Start the discriminator from the teacher run's (when its checkpoint has one).
         ndf: Discriminator width.
+        n_layers_d: Stride-2 layers of the discriminator (``None``: the teacher run's, else the reference's).
         param_free_norm: SPADE students' parameter-free normalization.
         size: Image height.
         load_size: Resize before a random crop of ``size`` (``None``: no crop).
@@ -139,6 +140,7 @@ class DistillSettings(Schedule, RunOptions):
     student_init: str | None = None
     teacher_discriminator: bool = True
     ndf: int | None = None
+    n_layers_d: int | None = None
     param_free_norm: str | None = None
     size: int | None = None
     load_size: int | None = None
@@ -163,7 +165,7 @@ class DistillSettings(Schedule, RunOptions):
             raise ValueError("give exactly one of student_ngf (--student-ngf) and student_config (--student-config)")
         if self.student_ngf is not None:
             check_positive_int("student_ngf", self.student_ngf)
-        for what in ("n_blocks", "ndf", "size", "label_nc"):
+        for what in ("n_blocks", "ndf", "n_layers_d", "size", "label_nc"):
             if getattr(self, what) is not None:
                 check_positive_int(what, getattr(self, what))
         if self.task is not None:
@@ -232,6 +234,7 @@ class DistillSettings(Schedule, RunOptions):
         changes["load_size"] = self.load_size if self.load_size is not None else t.get("load_size")
         changes["direction"] = self.direction or t.get("direction", "AtoB")
         changes["ndf"] = self.ndf or t.get("ndf", 64)
+        changes["n_layers_d"] = self.n_layers_d or t.get("n_layers_d")
         changes["decay_epochs"] = self.epochs // 2 if self.decay_epochs is None else self.decay_epochs
         if task == "gaugan":
             changes["param_free_norm"] = self.param_free_norm or t.get("param_free_norm", "batch")
@@ -309,12 +312,13 @@ def build_discriminator(settings: DistillSettings, log=print):
         ``(discriminator, restored_from)`` where ``restored_from`` is the checkpoint path or ``None``.
     """
     s, (h, w) = settings, settings.shape
+    depth = discriminator_depth(s.n_layers_d)
     if s.task == "gaugan":
         semantic_nc = s.label_nc + (1 if s.instance else 0)
-        disc = MultiscaleDiscriminator(semantic_nc + 3, s.ndf, height=h, width=w, name="discriminator")
+        disc = MultiscaleDiscriminator(semantic_nc + 3, s.ndf, height=h, width=w, name="discriminator", **depth)
     else:
         input_nc = 6 if s.mode == "paired" else 3
-        disc = PatchGANDiscriminator(input_nc, s.ndf, height=h, width=w, name="discriminator")
+        disc = PatchGANDiscriminator(input_nc, s.ndf, height=h, width=w, name="discriminator", **depth)
     if not s.teacher_discriminator or not os.path.isdir(s.teacher):
         return disc, None
     latest = tf.train.latest_checkpoint(os.path.join(s.teacher, "checkpoints"))
@@ -324,8 +328,9 @@ def build_discriminator(settings: DistillSettings, log=print):
     teacher_settings = s.teacher_settings()
     nested, role = _teacher_checkpoint_role(teacher_settings, s.task)
     teacher_mode = teacher_settings.get("mode", DISTILL_DEFAULTS[s.task]["mode"])
-    if teacher_mode != s.mode or teacher_settings.get("ndf", 64) != s.ndf:
-        log("discriminator starts fresh: the teacher's discriminator has another input or width")
+    if (teacher_mode != s.mode or teacher_settings.get("ndf", 64) != s.ndf
+            or teacher_settings.get("n_layers_d") != s.n_layers_d):  # fmt: skip
+        log("discriminator starts fresh: the teacher's discriminator has another input, width or depth")
         return disc, None
     holder = tf.train.Checkpoint(task=tf.train.Checkpoint(**{role: disc})) if nested else tf.train.Checkpoint(
         **{role: disc})  # fmt: skip

@@ -66,6 +66,10 @@ class TeacherSettings(Schedule, RunOptions):
         data: Dataset folder in the task's layout (see :func:`tfgancomp.data.open_split`).
         ngf: Generator base width.
         ndf: Discriminator base width.
+        n_layers_d: Stride-2 layers of the discriminator (``None``: the reference's, 3 for the PatchGAN of pix2pix
+            and CycleGAN, 4 per scale for GauGAN). Each one doubles the patch a PatchGAN output judges (16, 34,
+            70, 142 pixels for 1–4): at 256² the reference's 70-pixel patches are local, at 32² already 34 pixels
+            span the whole image, so small images may want fewer.
         n_blocks: Residual blocks of the ResNet generators.
         nhidden: SPADE hidden width (``None``: ``min(128, 2·ngf)``).
         param_free_norm: SPADE's parameter-free normalization, ``"batch"`` or ``"instance"``.
@@ -89,6 +93,7 @@ class TeacherSettings(Schedule, RunOptions):
     data: str
     ngf: int = 64
     ndf: int = 64
+    n_layers_d: int | None = None
     n_blocks: int = 9
     nhidden: int | None = None
     param_free_norm: str = "batch"
@@ -114,6 +119,8 @@ class TeacherSettings(Schedule, RunOptions):
         check_choice("task", self.task, TEACHER_TASKS)
         for what in ("ngf", "ndf", "n_blocks", "size"):
             check_positive_int(what, getattr(self, what))
+        if self.n_layers_d is not None:
+            check_positive_int("n_layers_d", self.n_layers_d)
         check_run_settings(self)
         ReaderSettings(self.size, self.load_size, self.aspect_ratio, on_error=self.on_error, direction=self.direction)
 
@@ -143,28 +150,36 @@ class TeacherSettings(Schedule, RunOptions):
 # --------------------------------------------------------------------------------------------- building
 
 
+def discriminator_depth(n_layers_d: int | None) -> dict:
+    """The discriminator constructor's keyword for a settings' ``n_layers_d`` (none: the model's own default)."""
+    return {} if n_layers_d is None else {"n_layers": n_layers_d}
+
+
 def build_models(settings: TeacherSettings) -> dict:
     """The generator(s) and discriminator(s) of ``settings`` (resolved), by role."""
     h, w = settings.shape
     s = settings
+    depth = discriminator_depth(s.n_layers_d)
     if s.task == "pix2pix":
         return {
             "generator": ResNetGenerator(3, 3, s.ngf, s.n_blocks, height=h, width=w, name="generator"),
-            "discriminator": PatchGANDiscriminator(6, s.ndf, height=h, width=w, name="discriminator"),
+            "discriminator": PatchGANDiscriminator(6, s.ndf, height=h, width=w, name="discriminator", **depth),
         }
     if s.task == "cyclegan":
         return {
             "generator_ab": ResNetGenerator(3, 3, s.ngf, s.n_blocks, height=h, width=w, name="generator"),
             "generator_ba": ResNetGenerator(3, 3, s.ngf, s.n_blocks, height=h, width=w, name="generator_ba"),
-            "discriminator_a": PatchGANDiscriminator(3, s.ndf, height=h, width=w, name="discriminator_a"),
-            "discriminator_b": PatchGANDiscriminator(3, s.ndf, height=h, width=w, name="discriminator_b"),
+            "discriminator_a": PatchGANDiscriminator(3, s.ndf, height=h, width=w, name="discriminator_a", **depth),
+            "discriminator_b": PatchGANDiscriminator(3, s.ndf, height=h, width=w, name="discriminator_b", **depth),
         }
     semantic_nc = s.label_nc + (1 if s.instance else 0)
     return {
         "generator": SPADEGenerator(
             s.label_nc, s.instance, s.ngf, 3, s.nhidden, s.param_free_norm, height=h, width=w, name="generator"
         ),  # fmt: skip
-        "discriminator": MultiscaleDiscriminator(semantic_nc + 3, s.ndf, height=h, width=w, name="discriminator"),
+        "discriminator": MultiscaleDiscriminator(
+            semantic_nc + 3, s.ndf, height=h, width=w, name="discriminator", **depth
+        ),
     }
 
 
