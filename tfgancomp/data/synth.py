@@ -165,8 +165,8 @@ def render_edges2shapes(rng: np.random.Generator, size: int) -> tuple[np.ndarray
 def _zebra_scene(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
     """One scene drawn twice: plain (A) and striped (B), under the same lighting and sensor noise.
 
-    Version 1 drew pale shapes (saturation 0.25, as close to the background as 0.08 of the range) with bands 2 pixels
-    wide at 32², perfectly flat: a CycleGAN teacher never learned it (see the README's paper table).
+    Version 1 drew pale shapes (saturation 0.25, 0.08–0.14 of the range from the background's colour on average) with
+    bands 2 pixels wide at 32², perfectly flat: a CycleGAN teacher never learned it (see the README's paper table).
     """
     yy, xx = _grid(size)
     plain = np.broadcast_to(_ZEBRA_BACKGROUND, (size, size, 3)).copy()
