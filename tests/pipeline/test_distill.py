@@ -141,6 +141,9 @@ def test_students_take_the_teachers_discriminator_depth(teachers, tmp_path):
                       log=messages.append)  # fmt: skip
     assert metrics["discriminator_from"] is None
     assert any("another input, width or depth" in m for m in messages)
+    # the reference depth asked for explicitly is the depth of a teacher trained without n_layers_d
+    metrics = distill(_settings(teachers, "cyclegan", n_layers_d=3), str(tmp_path / "explicit"), **QUIET)
+    assert metrics["discriminator_from"].endswith("ckpt-1")
 
 
 def test_gaugan_mode_on_labels2scenes(teachers, tmp_path):

@@ -15,6 +15,7 @@ A distillation run dir holds the same files as a teacher run (see :mod:`tfgancom
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from dataclasses import dataclass
 from typing import ClassVar
@@ -328,8 +329,10 @@ def build_discriminator(settings: DistillSettings, log=print):
     teacher_settings = s.teacher_settings()
     nested, role = _teacher_checkpoint_role(teacher_settings, s.task)
     teacher_mode = teacher_settings.get("mode", DISTILL_DEFAULTS[s.task]["mode"])
+    # n_layers_d None is the discriminator's own default depth, in the teacher's settings as in these
+    teacher_depth = teacher_settings.get("n_layers_d") or inspect.signature(type(disc)).parameters["n_layers"].default
     if (teacher_mode != s.mode or teacher_settings.get("ndf", 64) != s.ndf
-            or teacher_settings.get("n_layers_d") != s.n_layers_d):  # fmt: skip
+            or teacher_depth != disc.get_config()["n_layers"]):  # fmt: skip
         log("discriminator starts fresh: the teacher's discriminator has another input, width or depth")
         return disc, None
     holder = tf.train.Checkpoint(task=tf.train.Checkpoint(**{role: disc})) if nested else tf.train.Checkpoint(
