@@ -56,7 +56,7 @@ def test_edges2shapes_a_is_the_edge_map_of_b():
 
 
 def test_target_is_a_function_of_the_input(tmp_path):
-    """shapes2zebra: the stored truth of a test A image is exactly what rendering its scene striped gives."""
+    """shapes2zebra: a test A image and its stored truth differ by the dark bands on its shapes alone."""
     synthesize(SynthSettings("shapes2zebra", num_train=2, num_test=3, size=48, seed=1), str(tmp_path))
     for name in os.listdir(tmp_path / "testA"):
         plain = np.asarray(Image.open(tmp_path / "testA" / name)).astype(np.int32)
