@@ -63,7 +63,7 @@ def test_target_is_a_function_of_the_input(tmp_path):
         truth = np.asarray(Image.open(tmp_path / "testA2B" / name)).astype(np.int32)
         banded = np.any(plain != truth, axis=-1)
         # same lighting and noise: the pixels that change are the dark bands, darker in every channel
-        assert 0.02 < banded.mean() < 0.5
+        assert banded.any() and banded.mean() < 0.5  # bands exist; they never cover most of the frame
         assert (truth[banded] < plain[banded]).all() and truth[banded].max() < 80
         assert plain[banded].max(axis=-1).min() > 120  # on saturated shapes, never on the background
         background = plain[~banded].reshape(-1, 3)  # the background: lit and noisy, not flat
